@@ -1,0 +1,143 @@
+"""Lotsenbot: the one wiring point. `create_app(settings)` builds everything; `python app.py` runs it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from settings import Settings, SettingsError
+from storage.base import CONTAINERS, DocumentStore
+
+log = logging.getLogger("lotsenbot")
+# Tests and benchmarks look inside through this key; request handlers never read it.
+PARTS = web.AppKey("lotsenbot_parts", dict)
+
+
+def open_store(settings: Settings) -> DocumentStore:
+    """The configured document store (not yet opened)."""
+    if settings.storage == "cosmos":
+        from storage.cosmos import CosmosStore
+        return CosmosStore(settings.cosmos_endpoint, settings.cosmos_key, settings.cosmos_database,
+                           verify_tls=settings.cosmos_verify_tls)
+    from storage.sqlite import SqliteStore
+    return SqliteStore(settings.sqlite_path)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build storage, services, dialogs and the bot, and connect them through their constructors."""
+    # Imported here, not at module level, so `import app` (settings checks, tools) stays cheap.
+    from bot.adapter import build_adapter
+    from bot.auth import BotFrameworkTokenValidator
+    from bot.connector import ConnectorClient
+    from bot.endpoint import MessagesEndpoint
+    from bot.errors import ErrorReporter
+    from bot.proactive import ProactiveSender
+    from bot.teams_bot import LotsenBot
+    from bot.throttle import RateLimiter
+    from bot.tokens import BotCredentialsFactory, MsalTokenProvider
+    from cards.render import CardRenderer
+    from dialogs.basics import Basics
+    from dialogs.knowledge import KnowledgeDialog
+    from dialogs.routes import build_router
+    from knowledge.articles import read_site
+    from knowledge.feedback import FeedbackLog
+    from knowledge.service import KnowledgeService
+    from storage.conversations import ConversationBook
+
+    store = open_store(settings)
+    cards = CardRenderer()
+    book = ConversationBook(store.bind("conversations"))
+    knowledge = KnowledgeService(settings.knowledge_dir, settings.site_file)
+    feedback = FeedbackLog(store.bind("feedback"), store.bind("feedback"),
+                           retention_days=settings.question_retention_days)
+
+    router = None  # set below; help reads the routing table it belongs to
+    basics = Basics(cards, settings.bot_name, commands=lambda: router.commands)
+    answers = KnowledgeDialog(knowledge, feedback, cards, read_site(settings.site_file))
+    router = build_router(basics, answers)
+
+    tokens = None if settings.local else MsalTokenProvider(settings)
+    errors = ErrorReporter(cards)
+    adapter, authentication = build_adapter(settings, BotCredentialsFactory(settings.app_id, tokens), errors)
+    validator = None if settings.local else BotFrameworkTokenValidator(
+        settings.app_id, settings.openid_metadata_url, settings.token_issuers, ca_bundle=settings.auth_ca_bundle)
+    connector = ConnectorClient(tokens)
+    sender = ProactiveSender(connector, book, RateLimiter(settings.send_rate_per_second),
+                             bot_id=settings.app_id or "lotsenbot-local", max_attempts=settings.send_max_attempts)
+    bot = LotsenBot(router, book, welcome=basics.welcome_message)
+    endpoint = MessagesEndpoint(adapter, bot, authentication, validator=validator, tokens=tokens,
+                                max_body_bytes=settings.max_body_bytes, allowed_tenants=settings.allowed_tenants)
+
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app.router.add_post("/api/messages", endpoint.handle)
+
+    async def healthz(_: web.Request) -> web.Response:
+        """Alive: the process answers."""
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        """Ready: the store answers."""
+        ready = await store.ping()
+        return web.json_response({"status": "ok" if ready else "storage unavailable"}, status=200 if ready else 503)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+    services = [s for s in (validator, connector, knowledge) if s is not None]
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        await store.open(CONTAINERS)
+        for service in services:
+            await service.start()
+        log.info("lotsenbot ready", extra={"mode": "local" if settings.local else "production",
+                                           "storage": settings.storage, "port": settings.port})
+        yield
+        for service in reversed(services):
+            await service.stop()
+        await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app[PARTS] = {"store": store, "sender": sender, "book": book, "knowledge": knowledge, "tokens": tokens}
+    return app
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line; `extra=` fields become keys. Message text of users is never logged at INFO."""
+
+    _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+                 "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
+        entry.update({k: v for k, v in vars(record).items() if k not in self._STANDARD and not k.startswith("_")})
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    for noisy in ("aiohttp.access", "azure", "msal", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"Lotsenbot startet nicht: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

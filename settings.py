@@ -1,0 +1,207 @@
+"""Typed, frozen settings, read once from the environment (and an optional `.env` file).
+
+Two modes fall out of the values: local (no app id: no Azure, SQLite, sample data) and production
+(app id + SingleTenant or managed identity, Cosmos DB). A missing or contradictory value raises
+SettingsError with one line naming the variable; `app.py` prints that line and exits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent
+BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or contradicts another one."""
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; `#` comments and blank lines ignored; optional surrounding quotes removed."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{path.name}, Zeile {number}: erwartet KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip().removeprefix("export ").strip()] = value
+    return values
+
+
+class _Reader:
+    """Typed access to a flat string mapping; every error names its variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def str(self, name: str, default: str = "") -> str:
+        return self.env.get(name, default).strip()
+
+    def int(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.str(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: erwartet eine ganze Zahl") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}={value}: erlaubt ist {low} bis {high}")
+        return value
+
+    def float(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.str(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: erwartet eine Zahl") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}={value}: erlaubt ist {low} bis {high}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.str(name).lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "ja", "on"):
+            return True
+        if raw in ("0", "false", "no", "nein", "off"):
+            return False
+        raise SettingsError(f"{name}={raw!r}: erwartet true oder false")
+
+    def list(self, name: str) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.str(name).split(",") if part.strip())
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = self.str(name, default)
+        for option in choices:
+            if raw.lower() == option.lower():
+                return option
+        raise SettingsError(f"{name}={raw!r}: erlaubt ist {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the application is configured with. Build with `Settings.from_env`."""
+
+    app_id: str = ""
+    app_password: str = field(default="", repr=False)
+    app_type: str = "SingleTenant"
+    tenant_id: str = ""
+    host: str = "127.0.0.1"
+    port: int = 3978
+    data_dir: Path = ROOT / "data"
+    storage: str = "sqlite"
+    cosmos_endpoint: str = ""
+    cosmos_key: str = field(default="", repr=False)
+    cosmos_database: str = "lotsenbot"
+    cosmos_verify_tls: bool = True
+    allowed_tenants: tuple[str, ...] = ()
+    max_body_bytes: int = 256 * 1024
+    send_rate_per_second: float = 50.0
+    send_max_attempts: int = 5
+    openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    token_issuers: tuple[str, ...] = ("https://api.botframework.com",)
+    authority_host: str = "https://login.microsoftonline.com"
+    auth_ca_bundle: str = ""
+    knowledge_dir: Path = ROOT / "knowledge" / "articles"
+    site_file: Path = ROOT / "knowledge" / "site.yaml"
+    question_retention_days: int = 30
+    public_base_url: str = ""
+    bot_name: str = "Lotsenbot"
+    log_level: str = "INFO"
+
+    @property
+    def local(self) -> bool:
+        """No app id: Bot Framework authentication is off and no Azure service is needed."""
+        return not self.app_id
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "lotsenbot.sqlite3"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> "Settings":
+        """Read and check every setting once. `env` defaults to os.environ over `./.env`."""
+        if env is None:
+            merged = read_dotenv(dotenv if dotenv is not None else Path.cwd() / ".env")
+            merged.update(os.environ)
+            env = merged
+        r = _Reader(env)
+        app_id = r.str("MicrosoftAppId")
+        app_type = r.choice("MicrosoftAppType", "SingleTenant", ("SingleTenant", "UserAssignedMSI", "MultiTenant"))
+        tenant_id = r.str("MicrosoftAppTenantId")
+        app_password = r.str("MicrosoftAppPassword")
+        storage = r.choice("STORAGE", "cosmos" if app_id else "sqlite", ("sqlite", "cosmos"))
+        settings = cls(
+            app_id=app_id, app_password=app_password, app_type=app_type, tenant_id=tenant_id,
+            host=r.str("HOST", "0.0.0.0" if app_id else "127.0.0.1"),
+            port=r.int("PORT", 3978, 1, 65535),
+            data_dir=Path(r.str("DATA_DIR", str(ROOT / "data"))).resolve(),
+            storage=storage,
+            cosmos_endpoint=r.str("COSMOS_ENDPOINT"), cosmos_key=r.str("COSMOS_KEY"),
+            cosmos_database=r.str("COSMOS_DATABASE", "lotsenbot"),
+            cosmos_verify_tls=r.bool("COSMOS_VERIFY_TLS", True),
+            allowed_tenants=r.list("ALLOWED_TENANT_IDS"),
+            max_body_bytes=r.int("MAX_BODY_BYTES", 256 * 1024, 1024, 16 * 1024 * 1024),
+            send_rate_per_second=r.float("SEND_RATE_PER_SECOND", 50.0, 0.1, 1000.0),
+            send_max_attempts=r.int("SEND_MAX_ATTEMPTS", 5, 1, 20),
+            openid_metadata_url=r.str("BOT_OPENID_METADATA_URL", cls.openid_metadata_url),
+            token_issuers=r.list("BOT_TOKEN_ISSUERS") or cls.token_issuers,
+            authority_host=r.str("AUTHORITY_HOST", cls.authority_host),
+            auth_ca_bundle=r.str("AUTH_CA_BUNDLE"),
+            knowledge_dir=Path(r.str("KNOWLEDGE_DIR", str(ROOT / "knowledge" / "articles"))).resolve(),
+            site_file=Path(r.str("SITE_FILE", str(ROOT / "knowledge" / "site.yaml"))).resolve(),
+            question_retention_days=r.int("QUESTION_RETENTION_DAYS", 30, 1, 3650),
+            public_base_url=r.str("PUBLIC_BASE_URL").rstrip("/"),
+            bot_name=r.str("BOT_NAME", "Lotsenbot"),
+            log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Reject contradictions that would otherwise fail later, at the first real request."""
+        if self.app_id:
+            if self.app_type == "MultiTenant":
+                raise SettingsError("MicrosoftAppType=MultiTenant: neue Bot-Registrierungen sind SingleTenant "
+                                    "(MultiTenant ist seit 31.07.2025 abgekündigt)")
+            if not self.tenant_id:
+                raise SettingsError("MicrosoftAppTenantId fehlt: SingleTenant und UserAssignedMSI brauchen die Tenant-ID")
+            if self.app_type == "SingleTenant" and not self.app_password:
+                raise SettingsError("MicrosoftAppPassword fehlt (oder MicrosoftAppType=UserAssignedMSI setzen)")
+            if self.app_type == "UserAssignedMSI" and self.app_password:
+                raise SettingsError("MicrosoftAppPassword ist gesetzt, aber MicrosoftAppType=UserAssignedMSI nutzt kein Passwort")
+        elif self.app_password or self.tenant_id:
+            name = "MicrosoftAppPassword" if self.app_password else "MicrosoftAppTenantId"
+            raise SettingsError(f"{name} ist gesetzt, aber MicrosoftAppId fehlt")
+        if self.storage == "cosmos":
+            if not self.cosmos_endpoint:
+                raise SettingsError("COSMOS_ENDPOINT fehlt (oder STORAGE=sqlite setzen)")
+            if not self.cosmos_endpoint.startswith("https://"):
+                raise SettingsError("COSMOS_ENDPOINT muss mit https:// beginnen")
+            if not self.cosmos_key:
+                raise SettingsError("COSMOS_KEY fehlt")
+        if not self.cosmos_verify_tls and self.app_id:
+            raise SettingsError("COSMOS_VERIFY_TLS=false ist nur für den lokalen Testserver erlaubt, nicht mit MicrosoftAppId")
+        if self.public_base_url and not self.public_base_url.startswith("https://") and self.app_id:
+            raise SettingsError("PUBLIC_BASE_URL muss im Betrieb mit https:// beginnen")
+        if self.auth_ca_bundle and not Path(self.auth_ca_bundle).is_file():
+            raise SettingsError(f"AUTH_CA_BUNDLE={self.auth_ca_bundle!r}: Datei nicht gefunden")

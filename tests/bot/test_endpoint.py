@@ -1,0 +1,165 @@
+"""/api/messages over real HTTP, replies checked at the local Bot Connector (local mode, SQLite)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.fakes import teams
+from tests.fakes.harness import BotHarness, local_settings
+
+
+@pytest.fixture
+async def bot(tmp_path):
+    async with BotHarness(local_settings(tmp_path)) as harness:
+        yield harness
+
+
+def _texts(card: dict) -> str:
+    """Every visible string in a card, for assertions that do not depend on layout."""
+    return json.dumps(card, ensure_ascii=False)
+
+
+async def test_message_reply_is_posted_to_the_activity_service_url(bot):
+    status, _ = await bot.post(teams.message(bot.url, "hilfe"))
+    assert status == 201
+    replies = bot.connector.sent("a:personal-29:user-1")
+    assert len(replies) == 1
+    reply = replies[0].body
+    assert reply["type"] == "message"
+    assert reply["conversation"]["id"] == "a:personal-29:user-1"
+    assert reply["replyToId"]
+    card = replies[0].card
+    assert card["version"] == "1.5"
+    assert "lots*in fragen" in _texts(card)
+    assert "hilfe" in _texts(card)
+
+
+async def test_mention_in_a_channel_is_removed_before_routing(bot):
+    activity = teams.message(bot.url, "hilfe", mention=True, conversation_type="channel",
+                             conversation_id="19:general@thread.tacv2;messageid=1")
+    status, _ = await bot.post(activity)
+    assert status == 201
+    [reply] = bot.connector.sent()
+    assert "So können Sie mit mir arbeiten" in _texts(reply.card)
+
+
+async def test_adaptive_card_invoke_gets_200_with_a_card(bot):
+    status, body = await bot.post(teams.card_execute(bot.url, "none_of_these", {"question": "wie backe ich brot"}))
+    assert status == 200
+    assert body["statusCode"] == 200
+    assert body["type"] == "application/vnd.microsoft.card.adaptive"
+    assert body["value"]["type"] == "AdaptiveCard"
+    assert "Digitallots*in fragen" in _texts(body["value"])
+
+
+async def test_unknown_card_verb_gets_a_polite_answer_not_an_error(bot):
+    status, body = await bot.post(teams.card_execute(bot.url, "no-such-verb", {"x": 1}))
+    assert status == 200 and body["statusCode"] == 200
+    [reply] = bot.connector.sent()
+    assert "nicht mehr aktuell" in reply.text
+
+
+async def test_unknown_submit_verb_gets_a_polite_answer(bot):
+    status, _ = await bot.post(teams.card_submit(bot.url, "gibt-es-nicht"))
+    assert status == 201
+    [reply] = bot.connector.sent()
+    assert "nicht mehr aktuell" in reply.text
+
+
+async def test_install_sends_welcome_and_stores_the_reference_with_tenant(bot):
+    status, _ = await bot.post(teams.bot_added(bot.url))
+    assert status == 201
+    [welcome] = bot.connector.sent()
+    assert "Digitallots*in" in _texts(welcome.card)
+    record = await bot.parts["book"].get("a:personal-29:user-1")
+    assert record.tenant_id == teams.TENANT
+    assert record.scope == "personal"
+    assert record.user_aad_id == "aad-0001"
+    assert record.service_url == bot.url
+    assert record.status == "active"
+
+
+async def test_uninstall_marks_the_conversation_inactive(bot):
+    await bot.post(teams.bot_added(bot.url))
+    status, _ = await bot.post(teams.installation(bot.url, "remove"))
+    assert status == 201
+    record = await bot.parts["book"].get("a:personal-29:user-1")
+    assert record.status == "inactive"
+
+
+async def test_every_message_captures_the_reference_with_scope(bot):
+    await bot.post(teams.message(bot.url, "hilfe", conversation_type="groupChat", conversation_id="19:chat@thread.v2",
+                                 mention=True))
+    record = await bot.parts["book"].get("19:chat@thread.v2")
+    assert record.scope == "groupChat" and record.tenant_id == teams.TENANT
+    assert record.user_id == ""  # a group chat is not a 1:1 address
+
+
+@pytest.mark.parametrize("payload, status", [
+    (b"{not json", 400),
+    (b"[]", 400),
+    (b'"text"', 400),
+    (json.dumps({"type": "message"}).encode(), 400),
+    (json.dumps({"type": 7, "serviceUrl": "http://x/", "conversation": {"id": "c"}, "from": {"id": "u"},
+                 "recipient": {"id": "b"}}).encode(), 400),
+    (json.dumps({"type": "message", "serviceUrl": "ftp://x/", "conversation": {"id": "c"}, "from": {"id": "u"},
+                 "recipient": {"id": "b"}}).encode(), 400),
+    (json.dumps({"type": "message", "serviceUrl": "http://x/", "conversation": {"id": ""}, "from": {"id": "u"},
+                 "recipient": {"id": "b"}}).encode(), 400),
+    (json.dumps({"type": "message", "serviceUrl": "http://x/", "conversation": {"id": "c"}, "from": {"id": "u"},
+                 "recipient": {"id": "b"}, "text": {"a": 1}}).encode(), 400),
+    (json.dumps({"type": "message", "serviceUrl": "http://x/", "conversation": {"id": "c"}, "from": {"id": "u"},
+                 "recipient": {"id": "b"}, "entities": "nope"}).encode(), 400),
+    (b"\xff\xfe\x00", 400),
+])
+async def test_junk_gets_4xx_never_5xx(bot, payload, status):
+    got, body = await bot.post(None, raw=payload)
+    assert got == status
+    assert body["error"]["message"]
+    assert bot.connector.calls == []
+
+
+async def test_non_json_content_type_is_415(bot):
+    got, _ = await bot.post(None, raw=b"hello", headers={"Content-Type": "text/plain"})
+    assert got == 415
+
+
+async def test_body_over_the_limit_is_413(tmp_path):
+    async with BotHarness(local_settings(tmp_path, MAX_BODY_BYTES=2048)) as bot:
+        big = teams.message(bot.url, "x" * 5000)
+        got, _ = await bot.post(big)
+        assert got == 413
+        assert bot.connector.calls == []
+
+
+async def test_unknown_activity_type_is_accepted_and_ignored(bot):
+    activity = teams.message(bot.url, "hi")
+    activity["type"] = "somethingNew"
+    got, _ = await bot.post(activity)
+    assert got == 201
+    assert bot.connector.calls == []
+
+
+async def test_unknown_invoke_name_gets_200(bot):
+    activity = teams.card_execute(bot.url, "x")
+    activity["name"] = "composeExtension/query"
+    got, _ = await bot.post(activity)
+    assert got == 200
+
+
+async def test_foreign_tenant_is_403_and_not_processed(tmp_path):
+    async with BotHarness(local_settings(tmp_path, ALLOWED_TENANT_IDS=teams.TENANT)) as bot:
+        got, _ = await bot.post(teams.message(bot.url, "hilfe", tenant="99999999-0000-4000-8000-000000000009"))
+        assert got == 403
+        assert bot.connector.calls == []
+        assert await bot.parts["book"].get("a:personal-29:user-1") is None
+        got, _ = await bot.post(teams.message(bot.url, "hilfe"))
+        assert got == 201
+
+
+async def test_health_and_readiness(bot):
+    assert (await bot.client.get("/healthz")).status == 200
+    ready = await bot.client.get("/readyz")
+    assert ready.status == 200 and (await ready.json())["status"] == "ok"
