@@ -67,8 +67,10 @@ def create_app(settings: Settings) -> web.Application:
     validator = None if settings.local else BotFrameworkTokenValidator(
         settings.app_id, settings.openid_metadata_url, settings.token_issuers, ca_bundle=settings.auth_ca_bundle)
     connector = ConnectorClient(tokens)
+    # Teams addresses the bot as 28:<app id>; local mode has no app id, so it gets a stable stand-in.
     sender = ProactiveSender(connector, book, RateLimiter(settings.send_rate_per_second),
-                             bot_id=settings.app_id or "lotsenbot-local", max_attempts=settings.send_max_attempts)
+                             bot_id=f"28:{settings.app_id or 'lotsenbot-local'}", bot_name=settings.bot_name,
+                             max_attempts=settings.send_max_attempts, service_url_for=book.latest_service_url)
     bot = LotsenBot(router, book, welcome=basics.welcome_message)
     endpoint = MessagesEndpoint(adapter, bot, authentication, validator=validator, tokens=tokens,
                                 max_body_bytes=settings.max_body_bytes, allowed_tenants=settings.allowed_tenants)

@@ -150,6 +150,9 @@ class ProactiveSender:
             else:
                 return self._finish(op, Delivery("sent", conversation_id, result if op != "create" else "",
                                                  attempt)), result
+            if error.status == 429 and error.retry_after is not None:
+                # Teams asked the app to slow down: every send holds off, even if this one gives up.
+                self._limiter.pause_all(min(error.retry_after, self._max_retry_after))
             if error.status == 403:
                 await self._mark_blocked(record)
                 return self._finish(op, Delivery("blocked", conversation_id, attempts=attempt, error=str(error))), ""
@@ -167,11 +170,7 @@ class ProactiveSender:
 
     def _delay(self, error: ConnectorError, attempt: int) -> float:
         if error.retry_after is not None:
-            delay = min(error.retry_after, self._max_retry_after)
-            if error.status == 429:
-                # Teams asked us to slow down: other sends in flight hold off too.
-                self._limiter.pause_all(delay)
-            return delay
+            return min(error.retry_after, self._max_retry_after)
         return self._rng.uniform(0.0, min(self._max_delay, self._base_delay * 2 ** (attempt - 1)))
 
     async def _mark_blocked(self, record: ConversationRecord | None) -> None:

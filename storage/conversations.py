@@ -101,6 +101,12 @@ class ConversationBook:
         docs = await self._container.query(Query(filters=tuple(filters), order_by="conversation_id"))
         return [ConversationRecord.from_body(d.body) for d in docs]
 
+    async def latest_service_url(self, tenant_id: str) -> str | None:
+        """The service URL Teams used most recently for a tenant: where to open a new 1:1 chat."""
+        docs = await self._container.query(Query(filters=(Filter("tenant_id", "=", tenant_id),),
+                                                 order_by="updated_at", descending=True, limit=1))
+        return ConversationRecord.from_body(docs[0].body).service_url if docs else None
+
     async def _write(self, record: ConversationRecord) -> None:
         # Last writer wins on purpose: both writers hold the same facts from Teams; status changes
         # (blocked/inactive) go through set_status, which is conditional.

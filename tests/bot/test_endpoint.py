@@ -163,3 +163,45 @@ async def test_health_and_readiness(bot):
     assert (await bot.client.get("/healthz")).status == 200
     ready = await bot.client.get("/readyz")
     assert ready.status == 200 and (await ready.json())["status"] == "ok"
+
+
+async def test_proactive_send_update_delete_into_a_stored_conversation(bot):
+    from dialogs.context import Message
+
+    await bot.post(teams.bot_added(bot.url))
+    sender = bot.parts["sender"]
+    card = {"type": "AdaptiveCard", "version": "1.5", "body": []}
+    sent = await sender.send("a:personal-29:user-1", Message(card=card, summary="Neu"))
+    assert sent.ok and sent.activity_id
+    post = bot.connector.sent("a:personal-29:user-1")[-1]
+    assert post.card == card and post.body["from"]["id"] == teams.BOT["id"]  # the id Teams used in that chat
+    updated = await sender.update("a:personal-29:user-1", sent.activity_id, Message(text="geändert"))
+    assert updated.ok and bot.connector.updates()[-1].activity_id == sent.activity_id
+    deleted = await sender.delete("a:personal-29:user-1", sent.activity_id)
+    assert deleted.ok and bot.connector.calls[-1].method == "DELETE"
+
+
+async def test_proactive_send_to_a_new_user_opens_a_chat_at_the_tenants_service_url(bot):
+    from dialogs.context import Message
+
+    await bot.post(teams.bot_added(bot.url))  # teaches the bot this tenant's service URL
+    delivery = await bot.parts["sender"].send_to_user(user_id="29:user-7", tenant_id=teams.TENANT,
+                                                      message=Message(text="Hallo"))
+    assert delivery.ok
+    create = next(c for c in bot.connector.calls if c.path == "/v3/conversations")
+    assert create.body["members"] == [{"id": "29:user-7"}]
+    assert create.body["channelData"] == {"tenant": {"id": teams.TENANT}}
+    record = await bot.parts["book"].personal_for(user_id="29:user-7")
+    assert record is not None and record.service_url == bot.url
+
+
+async def test_blocked_user_is_marked_and_not_retried(bot):
+    from dialogs.context import Message
+
+    await bot.post(teams.bot_added(bot.url))
+    before = len(bot.connector.calls)
+    bot.connector.fail_next(403, conversation_id="a:personal-29:user-1")
+    delivery = await bot.parts["sender"].send("a:personal-29:user-1", Message(text="x"))
+    assert delivery.status == "blocked"
+    assert len(bot.connector.calls) == before + 1
+    assert (await bot.parts["book"].get("a:personal-29:user-1")).status == "blocked"

@@ -1,0 +1,1 @@
+"""Teams app package: manifest template, icons and the build command."""
