@@ -1,0 +1,99 @@
+"""German text normalisation for the answer engine: folding, tokens, stop words, stems.
+
+Everything here is independent of the article set. What needs the knowledge base's vocabulary
+(compound splitting, typo correction, separable verbs) lives in knowledge/analysis.py.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+# Longer pastes keep their beginning and end: that is where a question usually stands.
+MAX_CHARS = 600
+
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_CLAUSE_END = re.compile(r"[.!?;:,()\n\"]+|\b(?:dass|damit|weil|wenn|ob|obwohl|falls|sodass|bevor|nachdem)\b")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
+
+# Function words and chat filler, already folded (no umlauts, ß -> ss). Deliberately no topic words.
+STOPWORDS: frozenset[str] = frozenset("""
+a ab aber ach alle allem allen aller alles als also am an ander andere anderem anderen anderer anderes
+anders auch auf aus bei beim bin bis bist bitte bzw da dabei dafur daher damit dann dar daran darauf
+daraus darf darfst darin darum das dass dazu dein deine deinem deinen deiner dem den denen denn der
+deren des deshalb dessen dich die dies diese diesem diesen dieser dieses dir doch dort du durch e eben
+eher eig eigentlich ein eine einem einen einer eines einfach einmal einige einigen einiger eins es etc
+etwa etwas euch euer eure eurem euren eurer fur gar gerade gern gerne grad halt hallo hat hatte hatten
+hab habe haben hast hey hi hier hin ich er ihm ihn ihnen ihr ihre ihrem ihren ihrer ihres im immer in innen ins
+irgendwie irgendwo irgendwas ist ja je jede jedem jeden jeder jedes jetzt kann kannst kein keine keinem
+keinen keiner konnen konnte konnten koennen koennte leider liebe lieber lieben mal man manche mehr mein
+meine meinem meinen meiner meines mich mir mit moin mochte mochten moechte muss musste mussen mussten
+na nach naja ne nem nen ner nicht nichts noch nun nur ob oder ohne schon sehr sei seid sein seine
+seinem seinen seiner seit servus sich sie sind so soll sollen sollte sollten sondern sonst sowie statt
+tschuss guten uber um und uns unser unsere unserem unseren unserer unter viel viele vom von vor wann war
+waren warum was weil welche welchem welchen welcher welches wem wen wenn wer werde wessen wie
+wieder wieso will wir wird wirklich wo woher wohin wollen wollte wurde wurden wahrend obwohl falls bevor nachdem sodass trotz zu zum zur zwar zwischen
+ok okay danke dank vielen heute morgen gestern nochmal manchmal oft gruss grusse gruesse frage fragen kurze schnell hilfe helfen hilf weiss
+geht gehts gibt gibts gehen machen mache mach macht gemacht tun tu krieg kriege kriegen bekomme
+bekomm bekommen sowas usw zb ca via brauche brauch brauchen stelle dinge ding sachen sache leute jemand jemanden jemandem
+""".split())
+
+# Separable-verb particles that may close a clause: "wie nehm ich das auf" -> aufnehmen.
+PARTICLES: frozenset[str] = frozenset("""
+ab an auf aus bei dazu durch ein fest frei her heraus herunter hin hoch los mit nach raus rein
+runter teil um uber vor vorbei weg weiter wieder zu zuruck zusammen
+""".split())
+
+LINKING = ("", "s", "es", "n", "en", "er", "e")
+
+_stemmer = Stemmer.Stemmer("german")
+
+
+def fold(text: str) -> str:
+    """Lower case without accents or umlaut dots; ß -> ss. 'Präsi' and 'praesi' stay distinct here:
+    the Snowball German stemmer treats 'ae'/'oe'/'ue' as umlauts itself."""
+    text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return text.lower().replace("ß", "ss")
+
+
+def clip(text: str, limit: int = MAX_CHARS) -> str:
+    """Long pastes: keep the first and last part, where a question usually stands."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return text[:half] + "\n" + text[-half:]
+
+
+def clauses(text: str) -> list[list[str]]:
+    """Folded word tokens, grouped by clause. Hyphenated words come as one token ('breakout-raum')."""
+    out = []
+    for part in _CLAUSE_END.split(fold(text)):
+        words = _WORD.findall(part)
+        if words:
+            out.append(words)
+    return out
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens with hyphenated words split into their parts."""
+    return [p for c in clauses(text) for w in c for p in w.split("-") if p]
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Snowball German stem of a folded word (cached: the hot path sees the same words again)."""
+    return _stemmer.stemWord(word)
+
+
+def question_key(text: str) -> str:
+    """Two questions with the same key count as identical (lint)."""
+    return " ".join(words(text))
+
+
+def is_content(word: str) -> bool:
+    """A word that may carry meaning: not a stop word, not a lone digit or letter."""
+    return len(word) > 1 and word not in STOPWORDS and not word.isdigit()
