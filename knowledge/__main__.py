@@ -57,7 +57,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"  {i}. {h.id}  {h.score:.3f}  {h.title}")
     if args.explain:
         for slot in engine.analyse(q):
-            print(f"  {slot.word!r}: {', '.join(f'{t}x{f:g}' for t, f in slot.terms) or 'unknown'}")
+            alts = [f"{t}x{f:g}" for t, f in slot.terms] + (["+".join(slot.parts)] if slot.parts else [])
+            print(f"  {slot.word!r}: {' | '.join(alts) or 'unknown'}")
     return 0
 
 

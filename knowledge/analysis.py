@@ -1,28 +1,36 @@
 """Turning words into index terms with the help of the knowledge base's own vocabulary.
 
-Every rescue step below only ever produces a term the articles actually contain, so it cannot
-invent a match out of nothing:
+A word the articles know becomes its (canonical) stem. Everything else goes through rescue steps that
+only ever produce terms the articles actually contain, so they cannot invent a match out of nothing:
 
-- stem variants: 'druckt' -> 'druck', 'geteilt' -> 'teil', 'kurs' == 'kurse' (Snowball leaves these apart);
-- separable verbs: 'wie nehm ich das auf' -> 'aufnehm' when the clause ends in a particle;
-- restricted compounds: a word unknown to the index splits once into two known parts of >= 4 letters,
-  with an optional linking s/es/n/en/er/e ('besprechungsaufzeichnung' -> besprechung + aufzeichnung);
-- typo correction: a word unknown to the index, not a stop word, >= 5 letters, within one edit
-  (two from 8 letters) of a word of the articles with the same first letter ('bildschrim').
+- stem variants: 'druckt' -> druck, 'geteilt' -> teil, 'Kurs' == 'Kurse' (Snowball leaves these apart);
+- separable verbs: 'wie nehm ich das auf' -> aufnehm, when a clause ends in a particle and the joined
+  verb is an article word;
+- restricted compounds: a word unknown to the index (or in at most RARE_DF articles) splits once into two
+  known parts of >= 4 letters, with an optional linking s/es/n/en/er/e
+  ('besprechungsaufzeichnung' -> besprechung + aufzeichnung); 'breakout raum' also matches 'breakoutraum';
+- colloquial clipping and compound heads: 'präsi' -> präsentation, 'schirm' -> bildschirm;
+- typo correction, last: a word unknown to the index, >= 5 letters, one edit (two from 10 letters) from an
+  article word with the same first letter; words under 7 letters only by a missing, extra or swapped
+  letter, because one changed letter often turns a real word into another (wetter/weiter, kurze/kurse).
 """
 
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.text import LINKING, PARTICLES, is_content, stem
+from knowledge.text import LINKING, PARTICLES, is_content, stem, words
 
 MIN_PART = 4          # shortest compound part
+CACHE_SIZE = 50_000   # words remembered per vocabulary
+RARE_DF = 2           # a known word in at most this many articles is split too ...
+KNOWN_PARTS_FACTOR = 0.8  # ... but its parts count less than the word itself
 MIN_TYPO_LEN = 5      # shorter words are never corrected
 TYPO2_LEN = 10        # from this length two edits are allowed
 SUBST_LEN = 7         # shorter words are not corrected by replacing a letter
@@ -30,21 +38,21 @@ TYPO_FACTOR = 0.85    # a corrected word counts a little less than a typed one
 RESCUE_FACTOR = 0.8   # so do clipped words ('präsi') and compound heads ('schirm')
 
 # Suffixes Snowball leaves on inflected forms, tried longest first and only into known stems.
-_SUFFIXES = ("iert", "ert", "est", "st", "et", "in", "t", "e", "s", "n")
+_SUFFIXES = ("iert", "ert", "est", "st", "et", "in", "t", "e", "s")
 
 
 @dataclass(frozen=True)
 class Slot:
-    """One word of the question: the index terms that would satisfy it, each with a factor <= 1.
-
-    For a split compound (`compound` true) the terms are its parts, which should all match."""
+    """One word of the question: alternative index terms that would satisfy it, each with a factor <= 1,
+    and for a compound the two parts, which should both match (an article may match either way)."""
     word: str
     terms: tuple[tuple[str, float], ...]
-    compound: bool = False
+    parts: tuple[str, ...] = ()
+    parts_factor: float = 1.0
 
     @property
-    def known(self) -> bool:
-        return bool(self.terms)
+    def all_terms(self) -> tuple[str, ...]:
+        return tuple(t for t, _ in self.terms) + self.parts
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,24 @@ class Vocabulary:
                            for k, v in by_letter.items()}
         self._sorted = sorted(self._surface_term)
         self._reversed = sorted(w[::-1] for w in self._surface_term)
+        # Word-level results depend only on this vocabulary: memoised (bounded) for build and queries.
+        self._term_cache: dict[str, str | None] = {}
+        self._slot_cache: dict[str, tuple[Slot, ...]] = {}
+
+    @classmethod
+    def from_documents(cls, documents: Iterable[Iterable[str]], options: Options = Options()) -> "Vocabulary":
+        """The vocabulary of some documents, each given as its texts."""
+        doc_stems: Counter[str] = Counter()
+        surfaces: set[str] = set()
+        for texts in documents:
+            seen = set()
+            for text in texts:
+                for w in words(text):
+                    if is_content(w):
+                        seen.add(stem(w))
+                        surfaces.add(w)
+            doc_stems.update(seen)
+        return cls(doc_stems, surfaces, options)
 
     def known(self, s: str) -> str | None:
         """The index term for a raw stem, or None."""
@@ -113,10 +139,20 @@ class Vocabulary:
                 c = self.canon.get(v, v)
                 if c in self.df:
                     return c
+            c = self.canon.get(s + "s", s + "s")  # Snowball drops a final s: 'kurs' -> 'kur', 'kurse' -> 'kurs'
+            if c in self.df:
+                return c
         return None
 
     def word_term(self, word: str) -> str | None:
-        return self.known(stem(word))
+        try:
+            return self._term_cache[word]
+        except KeyError:
+            pass
+        if len(self._term_cache) >= CACHE_SIZE:
+            self._term_cache.clear()
+        term = self._term_cache[word] = self.known(stem(word))
+        return term
 
     def split(self, word: str) -> tuple[str, str] | None:
         """Two known parts of an unknown compound, the most balanced split first."""
@@ -162,7 +198,7 @@ class Vocabulary:
 
     def clipped(self, word: str) -> str | None:
         """Colloquial clipping: 'präsi' -> präsentation, 'mikro' -> mikrofon."""
-        if not self.options.clipping or len(word) < 4 or word[-1] not in "io":
+        if not self.options.clipping or len(word) < 5 or word[-1] not in "io":
             return None
         prefix = word[:-1]
         i = bisect.bisect_left(self._sorted, prefix)
@@ -213,27 +249,39 @@ class Vocabulary:
             out += clause
         return out
 
-    def _word_slots(self, word: str) -> list[Slot]:
+    def _word_slots(self, word: str) -> tuple[Slot, ...]:
+        try:
+            return self._slot_cache[word]
+        except KeyError:
+            pass
+        if len(self._slot_cache) >= CACHE_SIZE:
+            self._slot_cache.clear()
+        slots = self._slot_cache[word] = self._analyse_word(word)
+        return slots
+
+    def _analyse_word(self, word: str) -> tuple[Slot, ...]:
         term = self.word_term(word)
+        if term and self.df[term] > RARE_DF:
+            return (Slot(word, ((term, 1.0),)),)
+        parts = self.split(word)  # also for rare known words: 'hintergrundbild' in one article only
         if term:
-            return [Slot(word, ((term, 1.0),))]
-        parts = self.split(word)
+            return (Slot(word, ((term, 1.0),), parts or (), KNOWN_PARTS_FACTOR),)
         if parts:
-            return [Slot(word, ((parts[0], 1.0), (parts[1], 1.0)), compound=True)]
+            return (Slot(word, (), parts),)
         for rescue in (self.clipped, self.head):
             term = rescue(word)
             if term:
-                return [Slot(word, ((term, RESCUE_FACTOR),))]
+                return (Slot(word, ((term, RESCUE_FACTOR),)),)
         fixed = self.correct(word)
         if fixed:
-            return [Slot(word, ((fixed, TYPO_FACTOR),))]
-        return [Slot(word, ())]
+            return (Slot(word, ((fixed, TYPO_FACTOR),)),)
+        return (Slot(word, ()),)
 
     def _join_pairs(self, slots: list[Slot]) -> None:
         """'breakout raum' also matches 'breakoutraum': add the joined term to both words."""
         for i in range(len(slots) - 1):
             a, b = slots[i], slots[i + 1]
-            if a.compound or b.compound:
+            if a.parts or b.parts:
                 continue
             term = self.word_term(a.word + b.word)
             if term:

@@ -63,7 +63,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         raise ArticleError("no front matter: the file must start with '---' and close it with '---'")
     try:
         meta = yaml.safe_load(m.group(1))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, TypeError) as exc:  # ValueError: an impossible date like 2026-13-45
         raise ArticleError(f"front matter is not valid YAML: {exc}") from exc
     if not isinstance(meta, dict):
         raise ArticleError("front matter must be a mapping")

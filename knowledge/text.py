@@ -16,8 +16,10 @@ import Stemmer
 MAX_CHARS = 600
 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_SENTENCE = re.compile(r"[\n.!?]+")
 _CLAUSE_END = re.compile(r"[.!?;:,()\n\"]+|\b(?:dass|damit|weil|wenn|ob|obwohl|falls|sodass|bevor|nachdem)\b")
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
+_GERMAN = {**dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None),
+           **str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss", "ẞ": "ss"})}
 
 # Function words and chat filler, already folded (no umlauts, ß -> ss). Deliberately no topic words.
 STOPWORDS: frozenset[str] = frozenset("""
@@ -34,7 +36,7 @@ meine meinem meinen meiner meines mich mir mit moin mochte mochten moechte muss 
 na nach naja ne nem nen ner nicht nichts noch nun nur ob oder ohne schon sehr sei seid sein seine
 seinem seinen seiner seit servus sich sie sind so soll sollen sollte sollten sondern sonst sowie statt
 tschuss guten uber um und uns unser unsere unserem unseren unserer unter viel viele vom von vor wann war
-waren warum was weil welche welchem welchen welcher welches wem wen wenn wer werde wessen wie
+waren warum was weil welche welchem welchen welcher welches wem wen wenn wer wessen wie
 wieder wieso will wir wird wirklich wo woher wohin wollen wollte wurde wurden wahrend obwohl falls bevor nachdem sodass trotz zu zum zur zwar zwischen
 ok okay danke dank vielen heute morgen gestern nochmal manchmal oft gruss grusse gruesse frage fragen kurze schnell hilfe helfen hilf weiss
 geht gehts gibt gibts gehen machen mache mach macht gemacht tun tu krieg kriege kriegen bekomme
@@ -55,9 +57,11 @@ _stemmer = Stemmer.Stemmer("german")
 def fold(text: str) -> str:
     """Lower case without accents or umlaut dots; ß -> ss. 'Präsi' and 'praesi' stay distinct here:
     the Snowball German stemmer treats 'ae'/'oe'/'ue' as umlauts itself."""
-    text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return text.lower().replace("ß", "ss")
+    text = text.lower().translate(_GERMAN)
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).replace("ß", "ss")
 
 
 def clip(text: str, limit: int = MAX_CHARS) -> str:
@@ -66,6 +70,18 @@ def clip(text: str, limit: int = MAX_CHARS) -> str:
         return text
     half = limit // 2
     return text[:half] + "\n" + text[-half:]
+
+
+def readings(text: str, limit: int = MAX_CHARS) -> list[str]:
+    """What to look up for a text: itself, or for a long paste (an error log with a question before or
+    after it) its clipped form, its first and its last sentence. The caller keeps the surest reading."""
+    if len(text) <= limit:
+        return [text]
+    sentences = [s for s in _SENTENCE.split(text) if s.strip()]
+    out = [clip(text, limit)]
+    if sentences:
+        out += [sentences[0][:limit], sentences[-1][-limit:]]
+    return out
 
 
 def clauses(text: str) -> list[list[str]]:

@@ -205,3 +205,28 @@ async def test_blocked_user_is_marked_and_not_retried(bot):
     assert delivery.status == "blocked"
     assert len(bot.connector.calls) == before + 1
     assert (await bot.parts["book"].get("a:personal-29:user-1")).status == "blocked"
+
+
+async def test_a_failing_turn_logs_a_traceback_with_a_code_and_tells_the_user_in_german(bot, caplog):
+    await bot.parts["store"].close()  # a real fault below the dialogs: the database is gone
+    with caplog.at_level("INFO"):
+        status, _ = await bot.post(teams.message(bot.url, "wie teile ich meinen bildschirm"))
+    assert status == 201
+    [reply] = bot.connector.sent()
+    card_text = json.dumps(reply.card, ensure_ascii=False)
+    assert "nicht geklappt" in card_text
+    [failure] = [r for r in caplog.records if r.getMessage() == "turn failed"]
+    assert failure.exc_info is not None
+    assert failure.correlation_id in card_text
+    assert "Traceback" not in card_text and "sqlite" not in card_text.lower()
+
+
+async def test_user_text_never_appears_in_info_logs(bot, caplog):
+    secret = "meine geheime frage zur bildschirmfreigabe xyz123"
+    with caplog.at_level("INFO"):
+        await bot.post(teams.message(bot.url, secret))
+        await bot.post(teams.card_execute(bot.url, "none_of_these", {"question": secret}))
+    assert caplog.records, "the turn should have logged something"
+    for record in caplog.records:
+        assert "xyz123" not in record.getMessage()
+        assert "xyz123" not in json.dumps({k: str(v) for k, v in vars(record).items()})

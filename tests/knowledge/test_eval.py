@@ -1,0 +1,78 @@
+"""Regression guard on the evaluation questions, and the ask/eval command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from knowledge.evaluate import evaluate, read_cases
+from tests.knowledge.conftest import QUESTIONS, ROOT
+
+# Floors per split: (top-1, top-3, share of out-of-scope questions answered directly, at most).
+# They sit just below what was measured when the pipeline was frozen (see knowledge/README.md):
+#   tune     top-1 0.866  top-3 0.938  out-of-scope answered 0.000
+#   holdout  top-1 0.713  top-3 0.800  out-of-scope answered 0.000   (measured once, never tuned on)
+FLOORS = {
+    "holdout": (0.70, 0.78, 0.05),
+    "tune": (0.85, 0.92, 0.05),
+}
+def test_evaluation_file_is_well_formed(shipped_kb):
+    lines = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(lines) >= 170
+    assert all(set(d) == {"q", "expect", "split"} and d["split"] in ("tune", "holdout") for d in lines)
+    assert sum(d["expect"] is None for d in lines) >= 35
+    assert {d["expect"] for d in lines} - {None} == set(shipped_kb.articles)
+    holdout = sum(d["split"] == "holdout" for d in lines) / len(lines)
+    assert 0.35 <= holdout <= 0.45
+    assert len({d["q"] for d in lines}) == len(lines)
+
+
+@pytest.mark.parametrize("split", sorted(FLOORS))
+def test_quality_does_not_regress(engine, split):
+    top1, top3, oos_answered = FLOORS[split]
+    report = evaluate(engine, read_cases(QUESTIONS, split))
+    summary = (f"{split}: top-1 {report.rate('top1'):.3f}, top-3 {report.rate('top3'):.3f}, "
+               f"out-of-scope answered {report.rate('oos_answered'):.3f}\n" + "\n".join(report.misses))
+    assert report.rate("top1") >= top1, summary
+    assert report.rate("top3") >= top3, summary
+    assert report.rate("oos_answered") <= oos_answered, summary
+
+
+def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "knowledge", *args], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True)
+
+
+def test_ask_jsonl_answers_one_line_per_question():
+    done = run("ask", "--jsonl", stdin="passwort vergessen\n\nwo ist die kantine\nwhiteboard\n")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["q"] for r in rows] == ["passwort vergessen", "wo ist die kantine", "whiteboard"]
+    assert rows[0]["decision"] == "answer" and rows[0]["results"][0]["id"] == "passwort-zuruecksetzen"
+    assert rows[1] == {"q": "wo ist die kantine", "decision": "unknown", "confidence": rows[1]["confidence"],
+                       "results": []}
+    for r in rows:
+        assert len(r["results"]) <= 5
+        assert all(set(x) == {"id", "title", "score"} for x in r["results"])
+        scores = [x["score"] for x in r["results"]]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_ask_prints_decision_and_ranking():
+    done = run("ask", "wie teile ich meinen bildschirm")
+    assert done.returncode == 0
+    assert done.stdout.startswith("answer") and "bildschirm-teilen" in done.stdout
+
+
+def test_eval_prints_the_figures(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"q": "passwort vergessen", "expect": "passwort-zuruecksetzen", "split": "tune"}\n'
+                    '{"q": "was gibt es in der kantine", "expect": null, "split": "holdout"}\n', encoding="utf-8")
+    done = run("eval", str(path), "--split", "all")
+    assert done.returncode == 0, done.stderr
+    assert "top-1 1.000" in done.stdout and "top-3 1.000" in done.stdout
+    assert "recall 1.000" in done.stdout and "answered 0.000" in done.stdout
+    assert "in scope: 0" in run("eval", str(path), "--split", "holdout").stdout
