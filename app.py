@@ -11,21 +11,12 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from settings import Settings, SettingsError
-from storage.base import CONTAINERS, DocumentStore
+from storage.base import CONTAINERS
+from storage.factory import open_store
 
 log = logging.getLogger("lotsenbot")
 # Tests and benchmarks look inside through this key; request handlers never read it.
 PARTS = web.AppKey("lotsenbot_parts", dict)
-
-
-def open_store(settings: Settings) -> DocumentStore:
-    """The configured document store (not yet opened)."""
-    if settings.storage == "cosmos":
-        from storage.cosmos import CosmosStore
-        return CosmosStore(settings.cosmos_endpoint, settings.cosmos_key, settings.cosmos_database,
-                           verify_tls=settings.cosmos_verify_tls)
-    from storage.sqlite import SqliteStore
-    return SqliteStore(settings.sqlite_path)
 
 
 def create_app(settings: Settings) -> web.Application:

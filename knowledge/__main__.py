@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -70,26 +69,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 async def _gaps(limit: int) -> int:
-    from storage.sqlite import SqliteStore
+    """The curators' to-do list from the configured store (SQLite locally, Cosmos DB in production)."""
     from knowledge.feedback import FeedbackLog
+    from settings import Settings, SettingsError
+    from storage.factory import open_store
 
-    path = Path(os.environ.get("DATA_DIR", "./data")) / "lotsenbot.sqlite3"
-    if not path.exists():
-        print(f"no store at {path}", file=sys.stderr)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"Einstellung fehlerhaft: {exc}", file=sys.stderr)
+        return 2
+    if settings.storage == "sqlite" and not settings.sqlite_path.exists():
+        print(f"Noch keine Daten unter {settings.sqlite_path}", file=sys.stderr)
         return 1
-    store = SqliteStore(path)
+    store = open_store(settings)
     await store.open(["feedback"])
     try:
         c = store.container("feedback")
-        gaps = await FeedbackLog(c, c, retention_days=int(os.environ.get("FEEDBACK_RETENTION_DAYS", "30"))
-                                 ).gaps(limit)
+        gaps = await FeedbackLog(c, c, retention_days=settings.question_retention_days).gaps(limit)
     finally:
         await store.close()
-    print(f"Unanswered questions (all time): {gaps.unanswered_total}")
-    print("Most asked unanswered questions (within retention):")
+    print(f"Unbeantwortete Fragen (gesamt): {gaps.unanswered_total}")
+    print("Häufigste unbeantwortete Fragen (innerhalb der Aufbewahrungsfrist):")
     for g in gaps.questions:
         print(f"  {g.count:4d}  {g.text}")
-    print("Articles with the most 👎:")
+    print("Artikel mit den meisten 👎:")
     for a in gaps.articles:
         print(f"  {a.not_helpful:4d} 👎 {a.helpful:4d} 👍  {a.article_id}")
     return 0

@@ -90,3 +90,22 @@ async def test_gaps_cli_reads_the_store(tmp_path, log):
                           env={"DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert "wo kann ich parken" in done.stdout and "passwort-zuruecksetzen" in done.stdout
+
+
+async def test_gaps_command_reads_the_configured_store(tmp_path):
+    store = SqliteStore(tmp_path / "lotsenbot.sqlite3")
+    await store.open(["feedback"])
+    c = store.container("feedback")
+    log = FeedbackLog(c, c, retention_days=30)
+    await log.record_unanswered("wo ist die kantine", "unknown")
+    await log.record_unanswered("wo ist die kantine", "unknown")
+    await log.record_feedback("passwort-zuruecksetzen", False)
+    await store.close()
+    proc = subprocess.run([sys.executable, "-m", "knowledge", "gaps"], cwd=ROOT, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path)}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "2  wo ist die kantine" in proc.stdout
+    assert "passwort-zuruecksetzen" in proc.stdout
+    empty = subprocess.run([sys.executable, "-m", "knowledge", "gaps"], cwd=ROOT, capture_output=True, text=True,
+                           env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path / "nichts")}, timeout=60)
+    assert empty.returncode == 1 and "Noch keine Daten" in empty.stderr
