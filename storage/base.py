@@ -105,6 +105,19 @@ def check_key(value: str, what: str) -> str:
     return value
 
 
+def scalar_kind(value: Any) -> str:
+    """The JSON type a filter compares within: both backends match only values of the same kind."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    raise ValueError("filters compare scalars only")
+
+
 def is_expired(expires_at: float | None, now: float | None = None) -> bool:
     return expires_at is not None and expires_at <= (time.time() if now is None else now)
 

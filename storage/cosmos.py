@@ -22,7 +22,7 @@ from azure.cosmos.exceptions import (
 
 from storage.base import (
     Conflict, Container, Document, DocumentStore, NotFound, PreconditionFailed, Query, check_field,
-    check_key, check_name, is_expired,
+    check_key, check_name, is_expired, scalar_kind,
 )
 
 _FIELDS = "c.id, c.pk, c.body, c._etag, c._expires"
@@ -30,17 +30,12 @@ _LIVE = "(NOT IS_NUMBER(c._expires) OR c._expires > @now)"
 _CREATE_ATTEMPTS = 5
 
 
+_TYPE_CHECK = {"null": "IS_NULL", "bool": "IS_BOOL", "number": "IS_NUMBER", "string": "IS_STRING"}
+
+
 def _type_check(value: Any) -> str:
     """The Cosmos type predicate for a filter value; comparisons are kept within one JSON type."""
-    if value is None:
-        return "IS_NULL"
-    if isinstance(value, bool):
-        return "IS_BOOL"
-    if isinstance(value, (int, float)):
-        return "IS_NUMBER"
-    if isinstance(value, str):
-        return "IS_STRING"
-    raise ValueError("filters compare scalars only")
+    return _TYPE_CHECK[scalar_kind(value)]
 
 
 class CosmosStore(DocumentStore):

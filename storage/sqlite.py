@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 from storage.base import (
     Conflict, Container, Document, DocumentStore, NotFound, PreconditionFailed, Query, check_key,
-    check_name,
+    check_name, scalar_kind,
 )
 
 T = TypeVar("T")
@@ -47,16 +47,11 @@ def _json_path(field: str) -> str:
     return "$." + field
 
 
+_JSON_TYPES = {"null": "('null')", "bool": "('true', 'false')", "number": "('integer', 'real')", "string": "('text')"}
+
+
 def _json_types(value: Any) -> str:
-    if value is None:
-        return "('null')"
-    if isinstance(value, bool):
-        return "('true', 'false')"
-    if isinstance(value, (int, float)):
-        return "('integer', 'real')"
-    if isinstance(value, str):
-        return "('text')"
-    raise ValueError("filters compare scalars only")
+    return _JSON_TYPES[scalar_kind(value)]
 
 
 class SqliteStore(DocumentStore):

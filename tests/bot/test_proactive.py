@@ -15,8 +15,6 @@ from bot.proactive import CARD_CONTENT_TYPE, ProactiveSender
 from bot.throttle import RateLimiter
 from dialogs.context import Message
 from storage.conversations import ConversationBook, ConversationRecord
-from storage.sqlite import SqliteStore
-from tests.fakes.connector import FakeConnector
 
 TENANT, BOT = "tenant-1", "28:bot-app"
 CARD = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "Neue Frage"}]}
@@ -47,20 +45,6 @@ class MaxJitter:
 
     def uniform(self, low: float, high: float) -> float:
         return high
-
-
-@pytest.fixture
-async def connector():
-    async with FakeConnector() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def book():
-    store = SqliteStore(":memory:")
-    await store.open(["conversations"])
-    yield ConversationBook(store.container("conversations"))
-    await store.close()
 
 
 @pytest.fixture

@@ -19,9 +19,7 @@ from bot.throttle import RateLimiter
 from bot.tokens import BotCredentialsFactory, MsalTokenProvider, TokenError, token_provider
 from dialogs.context import Message
 from settings import BOT_FRAMEWORK_SCOPE, Settings
-from storage.conversations import ConversationBook, ConversationRecord
-from storage.sqlite import SqliteStore
-from tests.fakes.connector import FakeConnector
+from storage.conversations import ConversationRecord
 from tests.fakes.entra import FakeEntra
 
 APP_ID, SECRET, TENANT = "00000000-0000-0000-0000-00000000a99", "not-a-real-secret", "tenant-1"
@@ -37,20 +35,6 @@ async def entra(tmp_path):
 def settings(entra):
     return Settings(app_id=APP_ID, app_password=SECRET, tenant_id=TENANT, authority_host=entra.url,
                     auth_ca_bundle=str(entra.ca_file))
-
-
-@pytest.fixture
-async def connector():
-    async with FakeConnector() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def book():
-    store = SqliteStore(":memory:")
-    await store.open(["conversations"])
-    yield ConversationBook(store.container("conversations"))
-    await store.close()
 
 
 class FakeMsal:
