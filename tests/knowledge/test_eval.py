@@ -12,13 +12,16 @@ from knowledge.evaluate import evaluate, read_cases
 from tests.knowledge.conftest import QUESTIONS, ROOT
 
 # Floors per split: (top-1, top-3, share of out-of-scope questions answered directly, at most).
-# They sit just below what was measured when the pipeline was frozen (see knowledge/README.md):
-#   tune     top-1 0.866  top-3 0.938  out-of-scope answered 0.000
-#   holdout  top-1 0.713  top-3 0.800  out-of-scope answered 0.000   (measured once, never tuned on)
+# They sit just below what was measured (see knowledge/README.md, "Evaluation history"):
+#   tune     top-1 0.891  top-3 0.953  out-of-scope answered 0.061  (241 questions, incl. the first holdout)
+#   holdout  top-1 0.856  top-3 0.898  out-of-scope answered 0.026  (157 questions written blind, measured once)
+# The target on unseen questions is 0.90 / 0.97 / 0.05; it is not met yet.
 FLOORS = {
-    "holdout": (0.70, 0.78, 0.05),
-    "tune": (0.85, 0.92, 0.05),
+    "holdout": (0.84, 0.88, 0.05),
+    "tune": (0.87, 0.94, 0.07),
 }
+
+
 def test_evaluation_file_is_well_formed(shipped_kb):
     lines = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(lines) >= 170

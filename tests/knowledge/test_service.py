@@ -43,7 +43,7 @@ def _append_question(path: Path, question: str) -> None:
 
 async def test_service_answers_like_the_engine(content):
     service = KnowledgeService(*content)
-    result = service.ask("wie teile ich meinen bildschirm in der besprechung")
+    result = service.ask("wie teile ich meinen bildschirm")
     assert result.decision == "answer" and result.hits[0].id == "bildschirm-teilen"
     assert service.article("bildschirm-teilen").title == result.hits[0].title
     assert service.article("gibt-es-nicht") is None
