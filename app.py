@@ -30,43 +30,57 @@ def create_app(settings: Settings) -> web.Application:
     from bot.proactive import ProactiveSender
     from bot.teams_bot import LotsenBot
     from bot.throttle import RateLimiter
-    from bot.tokens import BotCredentialsFactory, MsalTokenProvider
+    from bot.tokens import BotCredentialsFactory
+    from entra.tokens import MsalTokenProvider
     from cards.render import CardRenderer
     from dialogs.basics import Basics
     from dialogs.knowledge import KnowledgeDialog
-    from dialogs.routes import build_router
+    from dialogs.routes import Dialogs, build_router
     from knowledge.articles import read_site
     from knowledge.feedback import FeedbackLog
     from knowledge.service import KnowledgeService
     from storage.conversations import ConversationBook
 
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    services: list = []  # objects with async start()/stop(), started in this order after the store opens
+
+    # ---- platform: store, cards, address book, outbound messaging ----
     store = open_store(settings)
     cards = CardRenderer()
     book = ConversationBook(store.bind("conversations"))
-    knowledge = KnowledgeService(settings.knowledge_dir, settings.site_file)
-    feedback = FeedbackLog(store.bind("feedback"), store.bind("feedback"),
-                           retention_days=settings.question_retention_days)
-
-    router = None  # set below; help reads the routing table it belongs to
-    basics = Basics(cards, settings.bot_name, commands=lambda: router.commands)
-    answers = KnowledgeDialog(knowledge, feedback, cards, read_site(settings.site_file))
-    router = build_router(basics, answers)
-
     tokens = None if settings.local else MsalTokenProvider(settings)
-    errors = ErrorReporter(cards)
-    adapter, authentication = build_adapter(settings, BotCredentialsFactory(settings.app_id, tokens), errors)
-    validator = None if settings.local else BotFrameworkTokenValidator(
-        settings.app_id, settings.openid_metadata_url, settings.token_issuers, ca_bundle=settings.auth_ca_bundle)
     connector = ConnectorClient(tokens)
     # Teams addresses the bot as 28:<app id>; local mode has no app id, so it gets a stable stand-in.
     sender = ProactiveSender(connector, book, RateLimiter(settings.send_rate_per_second),
                              bot_id=f"28:{settings.app_id or 'lotsenbot-local'}", bot_name=settings.bot_name,
                              max_attempts=settings.send_max_attempts, service_url_for=book.latest_service_url)
+    services.append(connector)
+    site = read_site(settings.site_file)
+
+    # ---- knowledge base (issue 3) ----
+    knowledge = KnowledgeService(settings.knowledge_dir, settings.site_file)
+    feedback = FeedbackLog(store.bind("feedback"), store.bind("feedback"),
+                           retention_days=settings.question_retention_days)
+    services.append(knowledge)
+    answers = KnowledgeDialog(knowledge, feedback, cards, site)
+
+    # ---- pilot routing (issue 4) ----
+
+    # ---- announcements and events (issue 5) ----
+
+    # ---- routing table, bot, HTTP edge ----
+    router = None  # set below; help reads the routing table it belongs to
+    basics = Basics(cards, settings.bot_name, commands=lambda: router.commands)
+    router = build_router(Dialogs(basics=basics, knowledge=answers))
+    errors = ErrorReporter(cards)
+    adapter, authentication = build_adapter(settings, BotCredentialsFactory(settings.app_id, tokens), errors)
+    validator = None if settings.local else BotFrameworkTokenValidator(
+        settings.app_id, settings.openid_metadata_url, settings.token_issuers, ca_bundle=settings.auth_ca_bundle)
+    if validator is not None:
+        services.insert(0, validator)
     bot = LotsenBot(router, book, welcome=basics.welcome_message)
     endpoint = MessagesEndpoint(adapter, bot, authentication, validator=validator, tokens=tokens,
                                 max_body_bytes=settings.max_body_bytes, allowed_tenants=settings.allowed_tenants)
-
-    app = web.Application(client_max_size=settings.max_body_bytes)
     app.router.add_post("/api/messages", endpoint.handle)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -80,8 +94,6 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-
-    services = [s for s in (validator, connector, knowledge) if s is not None]
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         await store.open(CONTAINERS)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from bot.tokens import TokenError, TokenSource
+from entra.tokens import TokenError, TokenSource
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10, sock_read=30)
 

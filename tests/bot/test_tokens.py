@@ -16,7 +16,8 @@ from botframework.connector.auth import AuthenticationConstants, ClaimsIdentity
 from bot.connector import ConnectorClient
 from bot.proactive import ProactiveSender
 from bot.throttle import RateLimiter
-from bot.tokens import BotCredentialsFactory, MsalTokenProvider, TokenError, token_provider
+from bot.tokens import BotCredentialsFactory
+from entra.tokens import MsalTokenProvider, TokenError, token_provider
 from dialogs.context import Message
 from settings import BOT_FRAMEWORK_SCOPE, Settings
 from storage.conversations import ConversationRecord
