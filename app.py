@@ -73,13 +73,13 @@ def create_app(settings: Settings) -> web.Application:
     basics = Basics(cards, settings.bot_name, commands=lambda: router.commands)
     router = build_router(Dialogs(basics=basics, knowledge=answers))
     errors = ErrorReporter(cards)
-    adapter, authentication = build_adapter(settings, BotCredentialsFactory(settings.app_id, tokens), errors)
+    adapter = build_adapter(settings, BotCredentialsFactory(settings.app_id, tokens), errors, connector)
     validator = None if settings.local else BotFrameworkTokenValidator(
         settings.app_id, settings.openid_metadata_url, settings.token_issuers, ca_bundle=settings.auth_ca_bundle)
     if validator is not None:
         services.insert(0, validator)
     bot = LotsenBot(router, book, welcome=basics.welcome_message)
-    endpoint = MessagesEndpoint(adapter, bot, authentication, validator=validator, tokens=tokens,
+    endpoint = MessagesEndpoint(adapter, bot, validator=validator, tokens=tokens,
                                 max_body_bytes=settings.max_body_bytes, allowed_tenants=settings.allowed_tenants)
     app.router.add_post("/api/messages", endpoint.handle)
 

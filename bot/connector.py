@@ -101,6 +101,12 @@ class ConnectorClient:
         body = await self._call("POST", service_url, f"v3/conversations/{_q(conversation_id)}/activities", activity)
         return str(body.get("id") or "")
 
+    async def reply_to_activity(self, service_url: str, conversation_id: str, reply_to_id: str, activity: dict) -> str:
+        """Reply to an activity (threads in channels); returns the new activity id."""
+        path = f"v3/conversations/{_q(conversation_id)}/activities/{_q(reply_to_id)}"
+        body = await self._call("POST", service_url, path, activity)
+        return str(body.get("id") or "")
+
     async def update_activity(self, service_url: str, conversation_id: str, activity_id: str, activity: dict) -> str:
         """Replace a sent activity (PUT); returns its id."""
         path = f"v3/conversations/{_q(conversation_id)}/activities/{_q(activity_id)}"

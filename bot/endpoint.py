@@ -12,12 +12,10 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from botbuilder.core import Bot
-from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, CallerIdConstants
-from botframework.connector.auth import (
-    AuthenticateRequestResult, AuthenticationConstants, BotFrameworkAuthentication, ClaimsIdentity,
-)
+from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants, ClaimsIdentity
 
+from bot.adapter import LotsenAdapter
 from bot.auth import AuthError, BotFrameworkTokenValidator
 from bot.errors import correlation_id
 
@@ -67,12 +65,10 @@ def tenant_in(body: dict[str, Any]) -> str:
 class MessagesEndpoint:
     """One aiohttp handler; everything it needs comes in through the constructor."""
 
-    def __init__(self, adapter: CloudAdapter, bot: Bot, authentication: BotFrameworkAuthentication, *,
-                 validator: BotFrameworkTokenValidator | None, tokens: TokenSource | None,
+    def __init__(self, adapter: LotsenAdapter, bot: Bot, *, validator: BotFrameworkTokenValidator | None, tokens: TokenSource | None,
                  max_body_bytes: int, allowed_tenants: tuple[str, ...]) -> None:
         self._adapter = adapter
         self._bot = bot
-        self._authentication = authentication
         self._validator = validator
         self._tokens = tokens
         self._max_body = max_body_bytes
@@ -127,14 +123,15 @@ class MessagesEndpoint:
     async def _authenticate(self, header: str | None, activity: Activity) -> AuthenticateRequestResult:
         if self._validator is None:  # local mode: no app id, nothing to validate against
             identity = ClaimsIdentity({}, True, AuthenticationConstants.ANONYMOUS_AUTH_TYPE)
-            caller = None
+            caller, app_id = None, None
         else:
             claims = await self._validator.validate(header, service_url=activity.service_url,
                                                     channel_id=activity.channel_id or "")
             identity, caller = ClaimsIdentity(claims, True, "Bearer"), CallerIdConstants.public_azure_channel
+            app_id = claims.get("aud")
         result = AuthenticateRequestResult()
         result.claims_identity = identity
         result.audience = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
         result.caller_id = caller
-        result.connector_factory = self._authentication.create_connector_factory(identity)
+        result.connector_factory = self._adapter.connector_factory(app_id)
         return result

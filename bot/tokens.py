@@ -35,6 +35,14 @@ class BotCredentialsFactory(ServiceClientCredentialsFactory):
     async def is_authentication_disabled(self) -> bool:
         return not self._app_id
 
+    def credentials_for(self, app_id: str | None, oauth_scope: str | None = None) -> AppCredentials:
+        """Credentials without I/O, for clients built synchronously; the cache is warmed per request."""
+        if not self._app_id:
+            return _CachedTokenCredentials(None, None)
+        if app_id != self._app_id:
+            raise PermissionError("Invalid app_id")
+        return _CachedTokenCredentials(app_id, self._provider, oauth_scope)
+
     async def create_credentials(self, app_id: str, oauth_scope: str, login_endpoint: str,
                                  validate_authority: bool) -> AppCredentials:
         if not self._app_id:

@@ -16,6 +16,7 @@ class Basics:
         self._cards = cards
         self._bot_name = bot_name
         self._commands = commands
+        self._help: Message | None = None  # the routing table is fixed once the app is built
 
     def welcome_message(self) -> Message:
         return Message(card=self._cards.render("welcome", bot_name=self._bot_name),
@@ -27,8 +28,10 @@ class Basics:
 
     async def help(self, turn: Turn) -> Outcome:
         """List the commands from the routing table, so help never drifts from what works."""
-        visible = [c for c in self._commands() if c.visible]
-        return Outcome.say(Message(card=self._cards.render("help", commands=visible), summary="Befehle"))
+        if self._help is None:
+            visible = [c for c in self._commands() if c.visible]
+            self._help = Message(card=self._cards.render("help", commands=visible), summary="Befehle")
+        return Outcome.say(self._help)
 
     async def unknown_action(self, turn: Turn) -> Outcome:
         """A click on a card button we do not (or no longer) know: say so kindly, change nothing."""
