@@ -31,15 +31,41 @@ def create_app(settings: Settings) -> web.Application:
     from bot.teams_bot import LotsenBot
     from bot.throttle import RateLimiter
     from bot.tokens import BotCredentialsFactory
-    from entra.tokens import MsalTokenProvider
     from cards.render import CardRenderer
+    from dialogs.announcements import AnnouncementsDialog
     from dialogs.basics import Basics
+    from dialogs.escalation import EscalationDialog
+    from dialogs.escalation_cards import EscalationCards
+    from dialogs.escalation_flow import EscalationFlow, Policy
+    from dialogs.events import EventsDialog
     from dialogs.knowledge import KnowledgeDialog
+    from dialogs.pilot_admin import PilotAdmin
+    from dialogs.pilot_desk import PilotDesk
     from dialogs.routes import Dialogs, build_router
+    from entra.jwt import JwtValidator, OpenIdKeys
+    from entra.tokens import MsalTokenProvider
+    from events.announcements import AnnouncementStore
+    from events.api import EVENT_PARTS, AnnouncementsApi, ApiAuth
+    from events.audience import AudienceResolver, pilots_of
+    from events.authors import AuthorPolicy
+    from events.broadcast import BroadcastEngine
+    from events.cards import EventCards, EventLinks
+    from events.clock import Clock
+    from events.publishing import EventPeople, ProgressReporter, Publisher
+    from events.reminders import Reminders
+    from events.rsvp import RsvpBook
+    from events.schedule import Scheduler
     from knowledge.articles import read_site
     from knowledge.feedback import FeedbackLog
     from knowledge.service import KnowledgeService
+    from routing.hours import BusinessHours
+    from routing.parts import ROUTING_PARTS
+    from routing.people import Departments, GraphPeople
+    from routing.pilots import PilotDirectory
+    from routing.request_book import RequestBook
+    from routing.sweeper import Sweeper
     from storage.conversations import ConversationBook
+    from storage.lease import Leases
 
     app = web.Application(client_max_size=settings.max_body_bytes)
     services: list = []  # objects with async start()/stop(), started in this order after the store opens
@@ -62,16 +88,66 @@ def create_app(settings: Settings) -> web.Application:
     feedback = FeedbackLog(store.bind("feedback"), store.bind("feedback"),
                            retention_days=settings.question_retention_days)
     services.append(knowledge)
-    answers = KnowledgeDialog(knowledge, feedback, cards, site)
+    answers = KnowledgeDialog(knowledge, feedback, cards)
 
     # ---- pilot routing (issue 4) ----
+    business_hours = BusinessHours.parse(settings.business_hours, settings.business_timezone)
+    pilot_directory = PilotDirectory(store.bind("pilots"), seed_file=settings.pilots_file)
+    help_requests = RequestBook(store.bind("requests"), retention_days=settings.request_retention_days)
+    graph = None if tokens is None else GraphPeople(tokens, settings.graph_base_url)  # no Graph in local mode
+    departments = Departments(store.bind("users"), graph)
+    escalation_flow = EscalationFlow(
+        help_requests, pilot_directory, sender, EscalationCards(cards, business_hours, site), business_hours,
+        Policy(settings.escalation_timeout_hours, settings.escalation_max_candidates, settings.pilots_channel_id,
+               settings.pilots_team_id), book)
+    leases = Leases(store.bind("leases"))
+    sweeper = Sweeper(help_requests, leases, escalation_flow)
+    escalation = EscalationDialog(escalation_flow, departments, knowledge.tags_for)
+    pilot_desk = PilotDesk(escalation_flow, store.bind("feedback"), retention_days=settings.question_retention_days,
+                           cdo_office=str(site.get("cdo_office_name") or ""))
+    # Local mode has no sign-in at all; with no allow-list there, whoever tries it locally may maintain pilots.
+    pilot_admin = PilotAdmin(escalation_flow, settings.admin_aad_ids, graph=graph,
+                             everyone_is_admin=settings.local and not settings.admin_aad_ids)
+    services += [pilot_directory, *([graph] if graph else []), sweeper]
+    app[ROUTING_PARTS] = {"directory": pilot_directory, "requests": help_requests, "flow": escalation_flow,
+                          "sweeper": sweeper, "departments": departments}
 
     # ---- announcements and events (issue 5) ----
+    clock = Clock()
+    instance_id = settings.instance_id
+    base_url = settings.public_base_url or (f"http://{settings.host}:{settings.port}" if settings.local else "")
+    event_cards = EventCards(cards, EventLinks(base_url))
+    announcements = AnnouncementStore(store.bind("announcements"))
+    rsvps = RsvpBook(store.bind("rsvps"), clock=clock)
+    reporter = ProgressReporter(announcements, sender, event_cards)
+    engine = BroadcastEngine(store.bind("jobs"), store.bind("deliveries"), leases, sender, instance_id=instance_id,
+                             clock=clock, on_progress=reporter.on_progress)
+    people = EventPeople(announcements, rsvps, book, event_cards)
+    reminders = Reminders(engine, people.participants, people.reminder, offsets=settings.event_reminders, clock=clock)
+    audience = AudienceResolver(book, store.bind("users"), pilots_of(pilot_directory))  # the routing section's
+    publisher = Publisher(announcements, rsvps, audience, engine, event_cards, sender, people, reminders, clock=clock)
+    authors = AuthorPolicy(settings.announcement_authors, settings.announcement_author_role, store.bind("users"),
+                           everyone=settings.local and not (settings.announcement_authors or
+                                                            settings.announcement_author_role))
+    announcing = AnnouncementsDialog(publisher, authors, event_cards)
+    event_dialog = EventsDialog(publisher, authors, event_cards)
+    api_auth = None
+    if settings.api_audiences and settings.api_metadata_url and settings.api_issuers:
+        api_keys = OpenIdKeys(settings.api_metadata_url, ca_bundle=settings.auth_ca_bundle)
+        api_auth = ApiAuth(api_keys, JwtValidator(api_keys, audiences=settings.api_audiences,
+                                                  issuers=settings.api_issuers), settings.announcements_api_role)
+        services.append(api_auth)
+    AnnouncementsApi(publisher, api_auth).add_routes(app)
+    scheduler = Scheduler(publisher, leases, instance_id=instance_id, clock=clock)
+    services += [engine, scheduler]
+    app[EVENT_PARTS] = {"engine": engine, "publisher": publisher, "scheduler": scheduler, "clock": clock,
+                        "rsvps": rsvps, "announcements": announcements}
 
     # ---- routing table, bot, HTTP edge ----
     router = None  # set below; help reads the routing table it belongs to
     basics = Basics(cards, settings.bot_name, commands=lambda: router.commands)
-    router = build_router(Dialogs(basics=basics, knowledge=answers))
+    router = build_router(Dialogs(basics=basics, knowledge=answers, announcements=announcing, events=event_dialog,
+                                  escalation=escalation, pilot_desk=pilot_desk, pilot_admin=pilot_admin))
     errors = ErrorReporter(cards)
     adapter = build_adapter(settings, BotCredentialsFactory(settings.app_id, tokens), errors, connector)
     validator = None if settings.local else BotFrameworkTokenValidator(

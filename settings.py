@@ -8,6 +8,7 @@ SettingsError with one line naming the variable; `app.py` prints that line and e
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -122,7 +123,27 @@ class Settings:
     question_retention_days: int = 30
     public_base_url: str = ""
     bot_name: str = "Lotsenbot"
+    instance_id: str = "lotsenbot"   # stable per host: a restarted instance resumes what it left in flight
     log_level: str = "INFO"
+    # -- announcements and events (issue 5) --
+    announcement_authors: tuple[str, ...] = ()
+    announcement_author_role: str = ""
+    event_reminders: tuple[float, ...] = (24 * 3600.0, 3600.0)     # seconds before the start
+    announcements_api_audiences: tuple[str, ...] = ()
+    announcements_api_role: str = "Announcements.Send"
+    announcements_openid_metadata_url: str = ""
+    announcements_token_issuers: tuple[str, ...] = ()
+    # -- pilot routing (issue 4) --
+    admin_aad_ids: tuple[str, ...] = ()
+    pilots_channel_id: str = ""
+    pilots_team_id: str = ""
+    escalation_timeout_hours: float = 4.0
+    escalation_max_candidates: int = 3
+    business_hours: str = "Mo-Fr 08:00-16:00"
+    business_timezone: str = "Europe/Berlin"
+    graph_base_url: str = "https://graph.microsoft.com"
+    pilots_file: Path | None = None
+    request_retention_days: int = 180
 
     @property
     def local(self) -> bool:
@@ -136,6 +157,25 @@ class Settings:
     @property
     def authority(self) -> str:
         return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
+
+    # -- announcements and events (issue 5): the API's token rules, derived from the tenant unless set --
+    @property
+    def api_audiences(self) -> tuple[str, ...]:
+        if self.announcements_api_audiences:
+            return self.announcements_api_audiences
+        return (self.app_id, f"api://{self.app_id}") if self.app_id else ()
+
+    @property
+    def api_metadata_url(self) -> str:
+        if self.announcements_openid_metadata_url or not self.tenant_id:
+            return self.announcements_openid_metadata_url
+        return f"{self.authority}/v2.0/.well-known/openid-configuration"
+
+    @property
+    def api_issuers(self) -> tuple[str, ...]:
+        if self.announcements_token_issuers or not self.tenant_id:
+            return self.announcements_token_issuers
+        return (f"{self.authority}/v2.0", f"https://sts.windows.net/{self.tenant_id}/")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> "Settings":
@@ -172,7 +212,27 @@ class Settings:
             question_retention_days=r.int("QUESTION_RETENTION_DAYS", 30, 1, 3650),
             public_base_url=r.str("PUBLIC_BASE_URL").rstrip("/"),
             bot_name=r.str("BOT_NAME", "Lotsenbot"),
+            instance_id=r.str("INSTANCE_ID") or r.str("WEBSITE_INSTANCE_ID") or socket.gethostname() or "lotsenbot",
             log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            # -- announcements and events (issue 5) --
+            announcement_authors=tuple(i.lower() for i in r.list("ANNOUNCEMENT_AUTHORS")),
+            announcement_author_role=r.str("ANNOUNCEMENT_AUTHOR_ROLE"),
+            event_reminders=_durations("EVENT_REMINDERS", r.str("EVENT_REMINDERS") or "24h,1h"),
+            announcements_api_audiences=r.list("ANNOUNCEMENTS_API_AUDIENCES"),
+            announcements_api_role=r.str("ANNOUNCEMENTS_API_ROLE", "Announcements.Send"),
+            announcements_openid_metadata_url=r.str("ANNOUNCEMENTS_OPENID_METADATA_URL"),
+            announcements_token_issuers=r.list("ANNOUNCEMENTS_TOKEN_ISSUERS"),
+            # -- pilot routing (issue 4) --
+            admin_aad_ids=tuple(i.lower() for i in r.list("ADMIN_AAD_IDS")),
+            pilots_channel_id=r.str("PILOTS_CHANNEL_ID"),
+            pilots_team_id=r.str("PILOTS_TEAM_ID"),
+            escalation_timeout_hours=r.float("ESCALATION_TIMEOUT_HOURS", 4.0, 0.1, 240.0),
+            escalation_max_candidates=r.int("ESCALATION_MAX_CANDIDATES", 3, 1, 50),
+            business_hours=r.str("BUSINESS_HOURS", "Mo-Fr 08:00-16:00"),
+            business_timezone=r.str("BUSINESS_TIMEZONE", "Europe/Berlin"),
+            graph_base_url=r.str("GRAPH_BASE_URL", "https://graph.microsoft.com").rstrip("/"),
+            request_retention_days=r.int("REQUEST_RETENTION_DAYS", 180, 1, 3650),
+            pilots_file=_pilots_file(r.str("PILOTS_FILE"), local=not app_id),
         )
         settings.check()
         return settings
@@ -205,3 +265,41 @@ class Settings:
             raise SettingsError("PUBLIC_BASE_URL muss im Betrieb mit https:// beginnen")
         if self.auth_ca_bundle and not Path(self.auth_ca_bundle).is_file():
             raise SettingsError(f"AUTH_CA_BUNDLE={self.auth_ca_bundle!r}: Datei nicht gefunden")
+        # -- pilot routing (issue 4) --
+        from routing.hours import BusinessHours, HoursError  # pure module; imported here to keep settings light
+        try:
+            BusinessHours.parse(self.business_hours, self.business_timezone)
+        except HoursError as exc:
+            raise SettingsError(f"BUSINESS_HOURS={self.business_hours!r} / "
+                                f"BUSINESS_TIMEZONE={self.business_timezone!r}: {exc}") from None
+        if self.app_id and not self.graph_base_url.startswith("https://"):
+            raise SettingsError("GRAPH_BASE_URL muss im Betrieb mit https:// beginnen")
+        if self.pilots_file is not None and not self.pilots_file.is_file():
+            raise SettingsError(f"PILOTS_FILE={str(self.pilots_file)!r}: Datei nicht gefunden")
+
+
+# -- announcements and events (issue 5) --
+_UNITS = {"m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _durations(name: str, raw: str) -> tuple[float, ...]:
+    """"24h,1h,30m" → seconds, largest first; each from 5 minutes to 30 days."""
+    values: set[float] = set()
+    for part in (p.strip().lower() for p in raw.split(",") if p.strip()):
+        unit = _UNITS.get(part[-1:])
+        try:
+            seconds = float(part[:-1]) * unit if unit else float("nan")
+        except ValueError:
+            seconds = float("nan")
+        if not 300 <= seconds <= 30 * 86400:
+            raise SettingsError(f"{name}={raw!r}: erwartet z. B. 24h,1h (Minuten m, Stunden h, Tage d; 5m bis 30d)")
+        values.add(seconds)
+    return tuple(sorted(values, reverse=True))
+
+
+# -- pilot routing (issue 4) --
+def _pilots_file(raw: str, *, local: bool) -> Path | None:
+    """The YAML an empty pilot directory is seeded from: the fictional sample locally, none in production."""
+    if raw:
+        return Path(raw).resolve()
+    return ROOT / "routing" / "sample_pilots.yaml" if local else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Mapping, Protocol
+from typing import Protocol
 
 from cards.markdown import to_elements
 from cards.render import CardRenderer
@@ -33,11 +33,10 @@ class Feedback(Protocol):
 class KnowledgeDialog:
     """Turns questions into answer, suggestion or unknown cards and records feedback."""
 
-    def __init__(self, answers: Answers, feedback: Feedback, cards: CardRenderer, site: Mapping[str, Any]) -> None:
+    def __init__(self, answers: Answers, feedback: Feedback, cards: CardRenderer) -> None:
         self._answers = answers
         self._feedback = feedback
         self._cards = cards
-        self._site = site
 
     async def question(self, turn: Turn) -> Outcome:
         """Any message that is not a command: look it up and answer as sure as we are."""
@@ -88,13 +87,6 @@ class KnowledgeDialog:
             await self._feedback.record_unanswered(question, "suggest")
         card = self._unknown(question, "Danke für den Hinweis. Dann passt keiner meiner Artikel.").card
         return Outcome(card_update=card)
-
-    async def ask_pilot(self, turn: Turn) -> Outcome:
-        """Hand the question to a Digitallots*in (the routing flow is being built; say so honestly)."""
-        card = self._cards.render("pilot_soon", pilots_url=self._site.get("pilots_overview_url", ""),
-                                  service_desk=self._site.get("service_desk_name", "IT-Servicedesk"),
-                                  service_desk_contact=self._site.get("service_desk_phone", ""))
-        return Outcome.say(Message(card=card, summary="Digitallots*in fragen"))
 
     def _answer(self, article: Article, question: str, feedback: str = "") -> Message:
         card = self._cards.render("answer", article=article, blocks=to_elements(article.body),

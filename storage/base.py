@@ -190,7 +190,7 @@ class DocumentStore(ABC):
 # Every container the application uses, so both stores create the same set at start.
 CONTAINERS: tuple[str, ...] = (
     "conversations", "bot_state", "feedback", "pilots", "requests", "leases", "announcements",
-    "deliveries", "rsvps", "users",
+    "deliveries", "rsvps", "users", "jobs",
 )
 
 

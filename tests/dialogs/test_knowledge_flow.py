@@ -125,10 +125,3 @@ async def test_odd_input_gets_a_sensible_reply_never_an_error(bot, text):
     reply = await ask(bot, text)
     assert "nicht geklappt" not in json.dumps(reply, ensure_ascii=False)  # not the error card
     assert reply.get("text") or reply.get("attachments")
-
-
-async def test_ask_pilot_explains_honestly_until_routing_exists(bot):
-    reply = await ask(bot, "lots*in fragen")
-    assert "Digitallots*in" in text_of(reply["attachments"][0]["content"])
-    reply = await ask(bot, "Lotsin fragen!")
-    assert "Digitallots*in" in text_of(reply["attachments"][0]["content"])
