@@ -183,7 +183,8 @@ def create_app(settings: Settings) -> web.Application:
         await store.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app[PARTS] = {"store": store, "sender": sender, "book": book, "knowledge": knowledge, "tokens": tokens}
+    app[PARTS] = {"store": store, "sender": sender, "book": book, "knowledge": knowledge, "tokens": tokens,
+                  "router": router}
     return app
 
 

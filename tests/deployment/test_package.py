@@ -59,8 +59,21 @@ def test_manifest_values(built) -> None:
     assert bot["scopes"] == ["personal", "team", "groupChat"]
     assert bot["supportsFiles"] is False and bot["isNotificationOnly"] is False
     assert [entry["scopes"] for entry in bot["commandLists"]] == [["personal"], ["team", "groupChat"]]
-    for entry in bot["commandLists"]:
-        assert [command["title"] for command in entry["commands"]] == ["hilfe", "lots*in fragen"]
+    personal, shared = ([c["title"] for c in entry["commands"]] for entry in bot["commandLists"])
+    assert personal[:2] == ["hilfe", "lots*in fragen"] and "veranstaltungen" in shared
+
+
+def test_every_advertised_command_is_routed_by_the_bot(built, tmp_path) -> None:
+    """A command Teams offers in its menu must reach its handler, not the knowledge base."""
+    from app import PARTS, create_app
+    from tests.fakes.harness import local_settings
+
+    manifest, _ = built
+    router = create_app(local_settings(tmp_path))[PARTS]["router"]
+    titles = {c["title"] for entry in manifest["bots"][0]["commandLists"] for c in entry["commands"]}
+    for title in titles:
+        command, _ = router.match(title)
+        assert command is not None, f"manifest command {title!r} is not in the routing table"
 
 
 def test_icons_have_teams_sizes_and_white_outline(built) -> None:
