@@ -4,8 +4,9 @@ later edit (cards updated in place) or cancel. Only allow-listed authors; everyo
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from dialogs.context import Message, Outcome, Turn
 from events.announcements import FIELDS, form_values, parse_send_at, validate
@@ -34,6 +35,19 @@ def _values(data: dict[str, Any]) -> dict[str, str]:
     return values
 
 
+def _authors_only(handler: Callable[["AnnouncementsDialog", Turn], Awaitable[Outcome]]):
+    """Check the author on every step (cards can be forwarded); a PublishError becomes its German message."""
+    @functools.wraps(handler)
+    async def checked(self: "AnnouncementsDialog", turn: Turn) -> Outcome:
+        if not await self._authors.is_author(turn.user):
+            return Outcome.say(Message(text=REFUSAL))
+        try:
+            return await handler(self, turn)
+        except PublishError as exc:
+            return Outcome.say(Message(text=str(exc)))
+    return checked
+
+
 def _id(turn: Turn) -> str:
     value = turn.data.get("announcement")
     return value if isinstance(value, str) else ""
@@ -56,10 +70,9 @@ class AnnouncementsDialog:
         card = await self._form({}, {})
         return Outcome.say(Message(card=card, summary="Neue Ankündigung"))
 
+    @_authors_only
     async def preview(self, turn: Turn) -> Outcome:
         """Check the form; errors go back into the form, a valid event becomes the preview."""
-        if not await self._authors.is_author(turn.user):
-            return Outcome.say(Message(text=REFUSAL))
         id = _id(turn)
         existing = await self._publisher.store.get(id) if id else None
         if id and existing is None:
@@ -77,72 +90,52 @@ class AnnouncementsDialog:
             card = self._cards.preview(proposed, roster, now, editing=True)
             _carry(card, _values(turn.data))
             return Outcome(card_update=card)
-        try:
-            if existing is None:
-                ann = await self._publisher.draft(event, Author(
-                    aad_id=turn.user.aad_object_id, user_id=turn.user.id, name=turn.user.name,
-                    conversation_id=turn.conversation_id))
-            else:
-                ann = await self._publisher.revise(existing.id, event)
-        except PublishError as exc:
-            return Outcome.say(Message(text=str(exc)))
+        if existing is None:
+            ann = await self._publisher.draft(event, Author(
+                aad_id=turn.user.aad_object_id, user_id=turn.user.id, name=turn.user.name,
+                conversation_id=turn.conversation_id))
+        else:
+            ann = await self._publisher.revise(existing.id, event)
         return Outcome(card_update=self._cards.preview(ann, None, now, editing=False))
 
+    @_authors_only
     async def send(self, turn: Turn) -> Outcome:
         """"Jetzt senden": hand it to the broadcast engine; progress follows in its own card."""
-        refused = await self._refuse(turn)
-        if refused:
-            return refused
-        try:
-            ann = await self._publisher.publish(_id(turn))
-        except PublishError as exc:
-            return Outcome.say(Message(text=str(exc)))
+        ann = await self._publisher.publish(_id(turn))
         log.info("announcement sent", extra={"event": "announcement_sent", "announcement": ann.id})
         return Outcome(card_update=self._cards.notice(
             "Wird gesendet", ann.event.title, "Den Fortschritt sehen Sie in der nächsten Nachricht. "
             "Mit „veranstaltungen“ können Sie die Ankündigung später ändern oder absagen."))
 
+    @_authors_only
     async def schedule(self, turn: Turn) -> Outcome:
         """"Planen": send at the chosen date and time (Europe/Berlin)."""
-        refused = await self._refuse(turn)
-        if refused:
-            return refused
         day, at = turn.data.get("send_date"), turn.data.get("send_time")
         text = f"{day}T{at}" if isinstance(day, str) and isinstance(at, str) and day and at else "x"
         when, error = parse_send_at(text, self._publisher.now())
         if when is None:
             return Outcome.say(Message(text=f"{error} Bitte wählen Sie Datum und Uhrzeit für den Versand."))
-        try:
-            ann = await self._publisher.schedule(_id(turn), when)
-        except PublishError as exc:
-            return Outcome.say(Message(text=str(exc)))
+        ann = await self._publisher.schedule(_id(turn), when)
         return Outcome(card_update=self._cards.notice(
             "Versand geplant", ann.event.title, f"Die Ankündigung geht am {moment(when)} hinaus.",
             "Bis dahin können Sie sie mit „veranstaltungen“ ändern oder absagen."))
 
+    @_authors_only
     async def discard(self, turn: Turn) -> Outcome:
         """"Verwerfen" / "Abbrechen": the draft is deleted, nothing is sent."""
-        refused = await self._refuse(turn)
-        if refused:
-            return refused
         id = _id(turn)
         existing = await self._publisher.store.get(id) if id else None
         if existing is not None and existing.status in ("draft", "scheduled"):
-            try:
-                await self._publisher.discard(id)
-            except PublishError as exc:
-                return Outcome.say(Message(text=str(exc)))
+            await self._publisher.discard(id)
         elif existing is not None:
             return Outcome(card_update=self._cards.notice(
                 "Nichts geändert", existing.event.title, "Diese Ankündigung ist schon gesendet. "
                 "Absagen können Sie sie über „veranstaltungen“."))
         return Outcome(card_update=self._cards.notice("Verworfen", "Es wurde nichts gesendet."))
 
+    @_authors_only
     async def edit(self, turn: Turn) -> Outcome:
         """"Bearbeiten": the form filled with the announcement's current values."""
-        refused = await self._refuse(turn)
-        if refused:
-            return refused
         ann = await self._publisher.store.get(_id(turn))
         if ann is None:
             return Outcome.say(Message(text=GONE))
@@ -151,11 +144,9 @@ class AnnouncementsDialog:
         heading = "Ankündigung ändern" if ann.status in ("sent", "sending") else "Entwurf bearbeiten"
         return Outcome(card_update=await self._form(form_values(ann.event), {}, editing=ann.id, heading=heading))
 
+    @_authors_only
     async def apply(self, turn: Turn) -> Outcome:
         """"Änderung senden": every delivered card is updated in place and marked "geändert"."""
-        refused = await self._refuse(turn)
-        if refused:
-            return refused
         existing = await self._publisher.store.get(_id(turn))
         if existing is None:
             return Outcome.say(Message(text=GONE))
@@ -163,19 +154,14 @@ class AnnouncementsDialog:
         if event is None:
             return Outcome(card_update=await self._form(_values(turn.data), errors, editing=existing.id,
                                                         heading="Ankündigung ändern"))
-        try:
-            ann = await self._publisher.edit(existing.id, event)
-        except PublishError as exc:
-            return Outcome.say(Message(text=str(exc)))
+        ann = await self._publisher.edit(existing.id, event)
         return Outcome(card_update=self._cards.notice(
             "Geändert", ann.event.title, "Alle gesendeten Karten werden jetzt aktualisiert und als „geändert“ "
             "markiert. Die Teilnehmenden bekommen eine kurze Nachricht."))
 
+    @_authors_only
     async def cancel(self, turn: Turn) -> Outcome:
         """"Absagen" on an announcement: ask once more before every card says "abgesagt"."""
-        refused = await self._refuse(turn)
-        if refused:
-            return refused
         ann = await self._publisher.store.get(_id(turn))
         if ann is None:
             return Outcome.say(Message(text=GONE))
@@ -183,15 +169,10 @@ class AnnouncementsDialog:
             return Outcome.say(Message(text="Diese Veranstaltung ist bereits abgesagt."))
         return Outcome(card_update=self._cards.confirm_cancel(ann))
 
+    @_authors_only
     async def cancel_confirmed(self, turn: Turn) -> Outcome:
         """"Ja, absagen": cards updated to "abgesagt", participants told, reminders dropped."""
-        refused = await self._refuse(turn)
-        if refused:
-            return refused
-        try:
-            ann = await self._publisher.cancel(_id(turn))
-        except PublishError as exc:
-            return Outcome.say(Message(text=str(exc)))
+        ann = await self._publisher.cancel(_id(turn))
         log.info("announcement cancelled", extra={"event": "announcement_cancelled", "announcement": ann.id})
         return Outcome(card_update=self._cards.notice(
             "Abgesagt", ann.event.title, "Alle gesendeten Karten werden als „abgesagt“ markiert."))
@@ -199,11 +180,6 @@ class AnnouncementsDialog:
     async def keep(self, turn: Turn) -> Outcome:
         """"Nein, nichts ändern"."""
         return Outcome(card_update=self._cards.notice("Nichts geändert", "Die Veranstaltung bleibt, wie sie ist."))
-
-    async def _refuse(self, turn: Turn) -> Outcome | None:
-        if not await self._authors.is_author(turn.user):
-            return Outcome.say(Message(text=REFUSAL))
-        return None
 
     async def _check(self, data: dict[str, Any], sent: Announcement | None):
         """Validate against now, the reachable channels and (for a sent event) the people registered."""
