@@ -17,6 +17,15 @@ conversation). Each bot is warmed up (`--warmup` turns, discarded), then `--turn
 measured in `--rounds` segments in ABBA order (echo, ours | ours, echo | ...), so drift and noise on the
 machine hit both bots alike; samples are pooled per bot. The load generator (aiohttp client with a
 keep-alive pool of `--concurrency` connections) and the connector share this process's event loop.
+Back to back, the bot is saturated: mean turn time ~= concurrency x the bot's cost per turn. With
+`--pause-ms N` each conversation waits an exponentially distributed think time (mean N ms) between its
+turns instead, which shows the latency of an unsaturated bot (the headline figures use no pause).
+
+Besides latency the table shows the cost per turn, which is robust against other load on the machine:
+CPU seconds of the bot process (all threads, from /proc) and of this process per measured turn, and the
+TCP connections the bot's replies arrived on at the connector (distinct per segment, summed): about one
+per turn means a new connection for every reply, about `--concurrency` per segment means keep-alive.
+`--profile-ours FILE` runs Lotsenbot under cProfile (the figures of that run are then not comparable).
 
 Correctness is checked on every turn, warm-up included: HTTP status 2xx and exactly one reply POST at
 the connector for that conversation, addressed to the incoming activity (replyToId in the path), with
@@ -28,9 +37,9 @@ The last line is machine-readable:
     turn ratio_vs_echo=<mean ours / mean echo> p99_ms=<p99 of ours> concurrency=<n>
 
 Why the ratio uses means: in a closed loop with a fixed number of conversations, throughput is
-concurrency / mean turn time (Little's law), so the ratio of means is exactly how much more machine time
-a Lotsenbot turn costs than the SDK's minimal turn - the overhead our code adds on top of botbuilder.
-It is also stable: a mean over thousands of turns barely moves between runs, whereas tail percentiles on
+concurrency / mean turn time (Little's law), so the ratio of means is the ratio of throughputs, i.e. how
+much more (or, below 1, less) time a saturated bot spends on a Lotsenbot turn than on the SDK sample's
+minimal turn - the cost of our code relative to plain botbuilder. It is also stable: a mean over thousands of turns barely moves between runs, whereas tail percentiles on
 a small machine are dominated by scheduler and GC hiccups that both bots suffer differently; the tail
 is therefore reported as an absolute figure (our p99) rather than as a ratio.
 
@@ -45,6 +54,8 @@ import itertools
 import json
 import math
 import os
+import random
+import signal
 import socket
 import subprocess
 import sys
@@ -213,7 +224,7 @@ def _log_tail(bot: Bot, lines: int = 15) -> str:
 
 async def start(bot: Bot, session: aiohttp.ClientSession) -> None:
     """Start the subprocess and wait until it answers (TCP connect or GET path -> 200)."""
-    log = open(bot.log_path, "wb")  # noqa: SIM115 - closed with the process
+    log = open(bot.log_path, "wb")  # the child keeps its own descriptor
     try:
         bot.process = subprocess.Popen(bot.command, cwd=REPO, env=bot.env, stdin=subprocess.DEVNULL,
                                        stdout=log, stderr=subprocess.STDOUT)
@@ -249,17 +260,30 @@ def cpu_seconds(process: subprocess.Popen | None) -> float:
         return math.nan
 
 
-def stop(bot: Bot) -> None:
-    """SIGTERM (aiohttp shuts down cleanly, cProfile writes its file), SIGKILL after 10 s."""
-    process = bot.process
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def died(bot: Bot) -> bool:
+    """True (and an error listed first) if the bot's process has exited while it should be serving."""
+    if bot.process is None or bot.process.poll() is None:
+        return False
+    code = bot.process.returncode
+    message = f"{bot.name} process exited with {code}{' (killed by signal ' + str(-code) + ')' if code < 0 else ''} " \
+              f"during the run; measurement stopped"
+    if message not in bot.errors:
+        bot.errors.insert(0, message)
+    return True
+
+
+def stop(bots: list[Bot]) -> None:
+    """SIGTERM to all (aiohttp shuts down cleanly, cProfile writes its file), SIGKILL after 10 s."""
+    running = [b.process for b in bots if b.process is not None and b.process.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + 10
+    for process in running:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 # -- load -----------------------------------------------------------------------------------------------
@@ -276,7 +300,7 @@ class Segment:
 
 async def run_segment(bot: Bot, connector: LocalConnector, session: aiohttp.ClientSession, turns: int,
                       concurrency: int, label: str, fresh: bool, pause: float = 0.0) -> Segment:
-    """`turns` turns spread over `concurrency` conversations, each sending back to back (or `pause` s apart)."""
+    """`turns` turns spread over `concurrency` conversations, each sending back to back (or after a think time)."""
     url = f"http://127.0.0.1:{bot.port}/api/messages"
     headers = {"Content-Type": "application/json"}
     remaining = turns
@@ -291,8 +315,11 @@ async def run_segment(bot: Bot, connector: LocalConnector, session: aiohttp.Clie
         return True
 
     async def conversation(index: int) -> None:
+        think = random.Random(f"{label}-{index}")  # exponential think time (mean `pause`): no lockstep bursts
         n = 0
         while claim():
+            if pause:
+                await asyncio.sleep(think.expovariate(1 / pause))
             n += 1
             cid = f"a:bench-{bot.name}-{index}" + (f"-{label}-{n}" if fresh else "")
             activity_id = f"bench-{bot.name}-{label}-{index}-{n}"
@@ -327,8 +354,6 @@ async def run_segment(bot: Bot, connector: LocalConnector, session: aiohttp.Clie
                     problem = bot.check(body, text)
             if problem:
                 errors.append(f"{cid} #{n}: {problem}")
-            if pause:
-                await asyncio.sleep(pause)
 
     connector.peers.clear()
     cpu, bench_cpu, started = cpu_seconds(bot.process), time.process_time(), time.perf_counter()
@@ -370,34 +395,34 @@ async def run(args: argparse.Namespace) -> int:
                                          args.fresh_conversations, args.pause_ms / 1000)
                 bot.warmup_errors = len(warm.errors)
                 bot.errors.extend(f"warm-up: {e}" for e in warm.errors)
-            for number, turns in enumerate(split(args.turns, args.rounds)):
-                order = bots if number % 2 == 0 else bots[::-1]
-                for bot in order:
-                    segment = await run_segment(bot, connector, sessions[bot.name], turns, args.concurrency,
-                                                f"r{number}", args.fresh_conversations, args.pause_ms / 1000)
-                    bot.samples.extend(segment.samples)
-                    bot.busy += segment.wall
-                    bot.cpu += segment.cpu
-                    bot.bench_cpu += segment.bench_cpu
-                    bot.connections += segment.connections
-                    bot.errors.extend(segment.errors)
-                    if segment.samples:
-                        bot.round_means.append(1000 * sum(segment.samples) / len(segment.samples))
+            if not any([died(b) for b in bots]):
+                for number, turns in enumerate(split(args.turns, args.rounds)):
+                    for bot in bots if number % 2 == 0 else bots[::-1]:
+                        segment = await run_segment(bot, connector, sessions[bot.name], turns, args.concurrency,
+                                                    f"r{number}", args.fresh_conversations, args.pause_ms / 1000)
+                        bot.samples.extend(segment.samples)
+                        bot.busy += segment.wall
+                        bot.cpu += segment.cpu
+                        bot.bench_cpu += segment.bench_cpu
+                        bot.connections += segment.connections
+                        bot.errors.extend(segment.errors)
+                        if segment.samples:
+                            bot.round_means.append(1000 * sum(segment.samples) / len(segment.samples))
+                    if any([died(b) for b in bots]):
+                        break
             for bot in bots:
-                if bot.process is not None and bot.process.poll() is not None:
-                    bot.errors.append(f"{bot.name} process exited with {bot.process.returncode} during the run")
+                died(bot)
         finally:
             for session in sessions.values():
                 await session.close()
-            for bot in bots:
-                stop(bot)
+            stop(bots)
             await connector.stop()
         logs = {b.name: _log_tail(b, 5) for b in bots if b.errors}
     return report(args, echo, ours, logs)
 
 
 def report(args: argparse.Namespace, echo: Bot, ours: Bot, logs: dict[str, str]) -> int:
-    pause = f", {args.pause_ms:g} ms pause between a conversation's turns" if args.pause_ms else ""
+    pause = f", mean {args.pause_ms:g} ms think time between a conversation's turns" if args.pause_ms else ""
     fresh = ", fresh conversation per turn" if args.fresh_conversations else ""
     print(f"Turns: POST /api/messages -> reply POST at a local connector -> HTTP response; "
           f"{args.concurrency} concurrent conversations{pause}{fresh}, {args.turns} measured turns per bot in "
@@ -416,11 +441,11 @@ def report(args: argparse.Namespace, echo: Bot, ours: Bot, logs: dict[str, str])
     print()
     print(f"{'cost':<11}{'bot CPU ms/turn':>17}{'bench CPU ms/turn':>19}{'reply TCP conns':>17}")
     for bot in (echo, ours):
-        n = len(bot.samples) or 1
+        n = len(bot.samples) or math.nan
         print(f"{bot.name:<11}{1000 * bot.cpu / n:>17.2f}{1000 * bot.bench_cpu / n:>19.2f}{bot.connections:>17}")
     print()
     for bot in (echo, ours):
-        print(f"mean per round, {bot.name}: " + " ".join(f"{m:.2f}" for m in bot.round_means) + " ms")
+        print(f"mean per round, {bot.name}: " + (" ".join(f"{m:.2f}" for m in bot.round_means) or "-") + " ms")
     failed = [b for b in (echo, ours) if b.errors]
     for bot in failed:
         print(f"\n{bot.name}: {len(bot.errors)} errors ({bot.warmup_errors} in warm-up); first {MAX_ERRORS_SHOWN}:")
@@ -440,6 +465,10 @@ def report(args: argparse.Namespace, echo: Bot, ours: Bot, logs: dict[str, str])
     return 1 if failed else 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.turns", description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=2000, help="measured turns per bot (default 2000)")
@@ -448,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4, help="measured segments per bot, ABBA order (default 4)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)")
     parser.add_argument("--pause-ms", type=float, default=0.0,
-                        help="think time between a conversation's turns (default 0: back to back, saturating)")
+                        help="mean think time between a conversation's turns, exponentially distributed "
+                             "(default 0: back to back, which saturates the bot)")
     parser.add_argument("--fresh-conversations", action="store_true",
                         help="a new conversation id for every turn (forces Lotsenbot's address-book write)")
     parser.add_argument("--profile-ours", metavar="FILE",
@@ -456,7 +486,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.turns < 1 or args.concurrency < 1 or args.warmup < 0 or args.rounds < 1 or args.pause_ms < 0:
         parser.error("--turns, --concurrency and --rounds must be positive, --warmup and --pause-ms not negative")
-    return asyncio.run(run(args))
+    signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: cancel the run, stop both bots
+    try:
+        return asyncio.run(run(args))
+    except RuntimeError as exc:  # a bot did not start; both processes are stopped by then
+        print(f"bench.turns: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench.turns: interrupted (bots stopped)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
