@@ -51,7 +51,7 @@ class Thresholds:
     """
     answer: float = 0.66
     margin: float = 0.10
-    suggest: float = 0.42
+    suggest: float = 0.34
     related: float = 0.6
     max_suggestions: int = 3
     max_hits: int = 5
