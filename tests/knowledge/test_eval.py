@@ -13,12 +13,12 @@ from tests.knowledge.conftest import QUESTIONS, ROOT
 
 # Floors per split: (top-1, top-3, share of out-of-scope questions answered directly, at most).
 # They sit just below what was measured (see knowledge/README.md, "Evaluation history"):
-#   tune     top-1 0.942  top-3 0.965  out-of-scope answered 0.016  (556 questions: holdouts 1-3, demoted)
-#   holdout  top-1 0.889  top-3 0.932  out-of-scope answered 0.025  (157 questions written blind, measured once)
+#   tune     top-1 0.995  top-3 1.000  out-of-scope answered 0.006  (713 questions: holdouts 1-4, demoted)
+#   holdout  top-1 0.891  top-3 0.950  out-of-scope answered 0.026  (158 questions written blind, measured once)
 # The target on unseen questions is 0.90 / 0.97 / 0.05; it is not met yet.
 FLOORS = {
-    "holdout": (0.87, 0.92, 0.05),
-    "tune": (0.93, 0.955, 0.05),
+    "holdout": (0.87, 0.93, 0.05),
+    "tune": (0.98, 0.99, 0.05),
 }
 
 
@@ -29,7 +29,7 @@ def test_evaluation_file_is_well_formed(shipped_kb):
     assert sum(d["expect"] is None for d in lines) >= 35
     assert {d["expect"] for d in lines} - {None} == set(shipped_kb.articles)
     holdout = sum(d["split"] == "holdout" for d in lines) / len(lines)
-    assert 0.2 <= holdout <= 0.45
+    assert 0.15 <= holdout <= 0.45
     assert len({d["q"] for d in lines}) == len(lines)
 
 
