@@ -36,12 +36,10 @@ The last line is machine-readable:
 
     turn ratio_vs_echo=<mean ours / mean echo> p99_ms=<p99 of ours> concurrency=<n>
 
-Why the ratio uses means: in a closed loop with a fixed number of conversations, throughput is
-concurrency / mean turn time (Little's law), so the ratio of means is the ratio of throughputs, i.e. how
-much more (or, below 1, less) time a saturated bot spends on a Lotsenbot turn than on the SDK sample's
-minimal turn - the cost of our code relative to plain botbuilder. It is also stable: a mean over thousands of turns barely moves between runs, whereas tail percentiles on
-a small machine are dominated by scheduler and GC hiccups that both bots suffer differently; the tail
-is therefore reported as an absolute figure (our p99) rather than as a ratio.
+Why the ratio uses means: in a closed loop, throughput = concurrency / mean turn time (Little's law),
+so the ratio of means is the ratio of the bots' costs per turn, and stable between runs; tail
+percentiles on a small machine are dominated by scheduler and GC hiccups, so the tail is reported
+absolutely (our p99).
 
 Not a test: nothing here asserts on timing. Figures and their interpretation: docs/benchmarks.md.
 """
