@@ -22,24 +22,6 @@ ANNOUNCEMENT = Message(card=CARD, summary="Einladung zum Vernetzungstreffen")
 
 
 @pytest.fixture
-async def connector():
-    async with HoldingConnector() as fake:
-        yield fake
-        fake.release()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def world(store, connector, clock):
-    async with World(store, connector, clock) as w:
-        yield w
-
-
-@pytest.fixture
 async def sqlite_world(tmp_path: Path, connector, clock):
     store = SqliteStore(tmp_path / "broadcast.sqlite3")
     async with World(store, connector, clock) as w:

@@ -20,24 +20,6 @@ ANNOUNCEMENT = Message(text="Vernetzungstreffen am Donnerstag", summary="Einladu
 DAY, HOUR = 24 * 3600.0, 3600.0
 
 
-@pytest.fixture
-async def connector():
-    async with HoldingConnector() as fake:
-        yield fake
-        fake.release()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def world(store, connector, clock):
-    async with World(store, connector, clock) as w:
-        yield w
-
-
 async def crash_mid_job(engine: BroadcastEngine, connector: HoldingConnector, held: list[Recipient]) -> None:
     """Run `engine` until every held send has reached the connector, then kill it."""
     connector.hold(*(r.conversation_id for r in held))

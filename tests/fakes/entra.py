@@ -48,6 +48,16 @@ def make_self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 @dataclass
+async def start_tls_server(app: web.Application, cert_file: Path, key_file: Path) -> tuple[TestServer, str]:
+    """`app` served over TLS on 127.0.0.1 with the self-signed certificate; returns the server and its https URL."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server(ssl=context)
+    return server, f"https://127.0.0.1:{server.port}"
+
+
+@dataclass(frozen=True)
 class TokenRequest:
     """One token request as Entra saw it (the secret is kept only as 'was it right')."""
 
@@ -81,11 +91,7 @@ class FakeEntra:
         app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         app.router.add_get("/msi/token", self._msi)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.ca_file, self._key_file)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server(ssl=context)
-        self.url = f"https://127.0.0.1:{self._server.port}"
+        self._server, self.url = await start_tls_server(app, self.ca_file, self._key_file)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fakes.entra import make_self_signed
+from tests.fakes.entra import make_self_signed, start_tls_server
 
 TENANT = "00000000-0000-4000-8000-000000000001"
 
@@ -46,16 +46,11 @@ class FakeEntraApi:
         self.url = ""
 
     async def __aenter__(self) -> "FakeEntraApi":
-        import ssl
         app = web.Application()
         app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._metadata)
         app.router.add_get("/{tenant}/discovery/v2.0/keys", self._keys)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.ca_file, self._key_file)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server(ssl=context)
-        self.url = f"https://127.0.0.1:{self._server.port}"
+        self._server, self.url = await start_tls_server(app, self.ca_file, self._key_file)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
