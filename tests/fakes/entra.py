@@ -47,7 +47,6 @@ def make_self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-@dataclass
 async def start_tls_server(app: web.Application, cert_file: Path, key_file: Path) -> tuple[TestServer, str]:
     """`app` served over TLS on 127.0.0.1 with the self-signed certificate; returns the server and its https URL."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -57,7 +56,7 @@ async def start_tls_server(app: web.Application, cert_file: Path, key_file: Path
     return server, f"https://127.0.0.1:{server.port}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class TokenRequest:
     """One token request as Entra saw it (the secret is kept only as 'was it right')."""
 
