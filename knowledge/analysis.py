@@ -151,7 +151,14 @@ class Vocabulary:
             pass
         if len(self._term_cache) >= CACHE_SIZE:
             self._term_cache.clear()
-        term = self._term_cache[word] = self.known(stem(word))
+        term = self.known(stem(word))
+        if term is None and self.options.variants:
+            # Written-out feminine forms: the articles write 'Kolleg*innen', people type 'Kolleginnen'.
+            for suffix in ("innen", "in"):
+                if word.endswith(suffix) and len(word) - len(suffix) >= 5:
+                    term = self.known(stem(word[: -len(suffix)]))
+                    break
+        self._term_cache[word] = term
         return term
 
     def split(self, word: str) -> tuple[str, str] | None:

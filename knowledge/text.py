@@ -15,6 +15,7 @@ import Stemmer
 # Longer pastes keep their beginning and end: that is where a question usually stands.
 MAX_CHARS = 600
 
+_URL = re.compile(r"(?:https?://|www\.)\S+")  # a link's path is not vocabulary ('…/digitallotsen')
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _SENTENCE = re.compile(r"[\n.!?]+")
 _CLAUSE_END = re.compile(r"[.!?;:,()\n\"]+|\b(?:dass|damit|weil|wenn|ob|obwohl|falls|sodass|bevor|nachdem)\b")
@@ -41,12 +42,17 @@ wieder wieso will wir wird wirklich wo woher wohin wollen wollte wurde wurden wa
 ok okay danke dank vielen heute morgen gestern nochmal manchmal oft gruss grusse gruesse frage fragen kurze schnell hilfe helfen hilf weiss
 geht gehts gibt gibts gehen machen mache mach macht gemacht tun tu krieg kriege kriegen bekomme
 bekomm bekommen sowas usw zb ca via brauche brauch brauchen stelle dinge ding sachen sache leute jemand jemanden jemandem
-""".split())
+furs genau tut tue hinzu
+""".split()) | frozenset("""
+null eins zwei drei vier funf sechs sieben acht neun zehn elf zwolf zwanzig dreissig vierzig funfzig hundert tausend
+montag dienstag mittwoch donnerstag freitag samstag sonntag montags dienstags mittwochs donnerstags freitags
+januar februar marz april juni juli august september oktober november dezember
+""".split())  # the details of a situation (how many, which day) never decide its topic
 
 # Separable-verb particles that may close a clause: "wie nehm ich das auf" -> aufnehmen.
 PARTICLES: frozenset[str] = frozenset("""
 ab an auf aus bei dazu durch ein fest frei her heraus herunter hin hoch los mit nach raus rein
-runter teil um uber vor vorbei weg weiter wieder zu zuruck zusammen
+runter teil um uber vor vorbei weg weiter wieder hinzu zu zuruck zusammen
 """.split())
 
 LINKING = ("", "s", "es", "n", "en", "er", "e")
@@ -87,7 +93,7 @@ def readings(text: str, limit: int = MAX_CHARS) -> list[str]:
 def clauses(text: str) -> list[list[str]]:
     """Folded word tokens, grouped by clause. Hyphenated words come as one token ('breakout-raum')."""
     out = []
-    for part in _CLAUSE_END.split(fold(text)):
+    for part in _CLAUSE_END.split(_URL.sub(" ", fold(text))):
         words = _WORD.findall(part)
         if words:
             out.append(words)

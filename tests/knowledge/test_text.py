@@ -17,6 +17,8 @@ ARTICLE_TEXTS = [
     ["Jemanden zur Besprechung einladen", "Einladung verschicken", "Gäste einladen"],
     ["Drucker einrichten", "Dokument drucken", "Mikrofon und Kamera prüfen"],
     ["Whiteboard öffnen", "Whiteboard teilen", "Hintergrundbild ändern"],
+    ["Mit Kolleg*innen chatten", "Mitglieder hinzufügen", "fügen Sie Personen hinzu",
+     "Infos: https://intranet.beispielstadt.example/digitallotsen"],
 ]
 
 
@@ -59,6 +61,11 @@ def test_question_key_ignores_case_punctuation_and_spacing():
     assert question_key("Wie teile ich  den Bildschirm?") == question_key("wie teile ich den bildschirm")
 
 
+def test_links_are_not_words():
+    assert words("siehe https://intranet.example/digital-lotsen oder www.example.org/hilfe, danke") == [
+        "siehe", "oder", "danke"]
+
+
 def test_clip_keeps_beginning_and_end_of_long_pastes():
     text = "anfang " + "x" * 5000 + " ende"
     clipped = clip(text)
@@ -72,6 +79,15 @@ def test_stop_words_and_filler_are_dropped(vocab):
     assert terms(vocab, "hallo, wie kann ich denn bitte mal eben") == []
 
 
+def test_counts_and_days_do_not_count_as_content(vocab):
+    # 'fünf Kollegen am Donnerstag einladen' is about inviting, whatever the day and the number.
+    assert flat(vocab, "fünf leute am donnerstag um zehn einladen") == flat(vocab, "einladen")
+
+
+def test_written_out_feminine_forms_meet_the_gender_star_form(vocab):
+    assert flat(vocab, "kolleginnen") == flat(vocab, "kollegin") == flat(vocab, "kollegen") == {"kolleg"}
+
+
 def test_inflected_forms_meet_their_article_stem(vocab):
     # Snowball leaves 'druckt', 'geteilt', 'Kurs' apart from 'drucken', 'teilen', 'Kurse'.
     assert flat(vocab, "druckt") == flat(vocab, "drucken")
@@ -82,6 +98,7 @@ def test_inflected_forms_meet_their_article_stem(vocab):
 def test_separable_verb_joins_with_its_particle(vocab):
     assert flat(vocab, "wie nehm ich das auf") == flat(vocab, "aufnehmen")
     assert flat(vocab, "wie lade ich die kollegin ein") >= flat(vocab, "einladen")
+    assert flat(vocab, "wie füg ich leute hinzu") == flat(vocab, "hinzufügen")
 
 
 def test_particle_only_joins_into_a_known_word(vocab):
