@@ -7,15 +7,13 @@ and the engine's job ids are idempotent, so two overlapping passes still send no
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from typing import Callable
 
 from events.publishing import Publisher, PublishError
+from periodic import Periodic
 from storage.lease import Leases
 
-log = logging.getLogger(__name__)
 LEASE = "events-scheduler"
 
 
@@ -29,7 +27,7 @@ class Scheduler:
         self._instance_id = instance_id
         self._every = every
         self._clock = clock
-        self._task: asyncio.Task | None = None
+        self._periodic = Periodic("events-scheduler", self._pass, every, wait_first=False, on_stop=self._release)
 
     async def run_due(self, now: float | None = None) -> int:
         """One pass at `now` (default: the clock); returns how many jobs were handed to the engine."""
@@ -45,27 +43,14 @@ class Scheduler:
         return done
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        try:
-            await self._leases.release(LEASE, self._instance_id)
-        except Exception:  # shutting down: an expiring lease is released by time anyway
-            log.warning("scheduler lease not released", exc_info=True, extra={"event": "event_scheduler_release"})
+        await self._periodic.stop()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                if await self._leases.acquire(LEASE, self._instance_id, ttl_s=max(60.0, 3 * self._every)):
-                    await self.run_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a store hiccup must not end the loop; the next pass retries
-                log.warning("event scheduler pass failed", exc_info=True, extra={"event": "event_scheduler_error"})
-            await asyncio.sleep(self._every)
+    async def _pass(self) -> None:
+        if await self._leases.acquire(LEASE, self._instance_id, ttl_s=max(60.0, 3 * self._every)):
+            await self.run_due()
+
+    async def _release(self) -> None:
+        await self._leases.release(LEASE, self._instance_id)

@@ -11,6 +11,7 @@ from pathlib import Path
 from knowledge.articles import Article, ArticleError, KnowledgeBase, article_files
 from knowledge.engine import AnswerEngine, Result, Thresholds
 from knowledge.lint import lint
+from periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class KnowledgeService:
         self.site_file = Path(site_file)
         self.thresholds = thresholds
         self.poll_seconds = poll_seconds
-        self._task: asyncio.Task | None = None
+        self._poller = Periodic("knowledge-reload", self._reload_in_thread, poll_seconds)
         self.rebuilds = 0          # successful rebuilds after start-up
         self.last_error: str | None = None
         try:
@@ -119,23 +120,11 @@ class KnowledgeService:
         self.rebuilds += 1
         return True
 
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_seconds)
-            try:
-                await asyncio.to_thread(self.reload_if_changed)
-            except Exception:
-                log.exception("knowledge poller failed")
+    async def _reload_in_thread(self) -> None:
+        await asyncio.to_thread(self.reload_if_changed)  # parsing and indexing must not block the turns
 
     async def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._poll(), name="knowledge-reload")
+        await self._poller.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await self._poller.stop()

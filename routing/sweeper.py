@@ -18,6 +18,7 @@ from typing import Callable, Protocol
 
 from routing.request_book import RequestBook
 from routing.requests import ROUTABLE, Refused, remind, time_out
+from periodic import Periodic
 from storage.lease import Leases
 
 log = logging.getLogger(__name__)
@@ -57,33 +58,17 @@ class Sweeper:
         self._lease_ttl_s = lease_ttl_s
         self._grace_s = grace_s
         self.owner = owner or f"sweeper-{uuid.uuid4().hex[:12]}"
-        self._task: asyncio.Task | None = None
         self._running = asyncio.Lock()
+        self._periodic = Periodic("escalation-sweeper", self.run_once, interval_s, on_stop=self._release)
 
     async def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop(), name="escalation-sweeper")
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        try:
-            await self._leases.release(LEASE_NAME, self.owner)
-        except Exception:  # the store may already be closing; the lease then simply expires
-            log.debug("sweeper lease not released", exc_info=True)
+        await self._periodic.stop()
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("escalation sweep failed", extra={"event": "sweep_failed"})
+    async def _release(self) -> None:
+        await self._leases.release(LEASE_NAME, self.owner)
 
     async def run_once(self, now: float | None = None) -> SweepReport:
         """One sweep at `now` (default: the clock), if this instance gets the lease."""
