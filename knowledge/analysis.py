@@ -69,6 +69,8 @@ class Options:
 def _variants(s: str) -> Iterable[str]:
     """Shorter forms a stem may stand for, most specific first."""
     bases = [s]
+    if s.endswith("inn") and len(s) >= 7:  # 'Kolleginnen' -> kolleginn -> kolleg, as in 'Kolleg*innen'
+        yield s[:-3]
     if s.startswith("ge") and s.endswith("t") and len(s) > 6:  # geteilt -> teil, gespeichert -> speich
         bases.append(s[2:])
     for p in PARTICLES:  # eingelad -> einlad, freigegeb -> freigeb, ausgeschalt -> ausschalt
@@ -151,14 +153,7 @@ class Vocabulary:
             pass
         if len(self._term_cache) >= CACHE_SIZE:
             self._term_cache.clear()
-        term = self.known(stem(word))
-        if term is None and self.options.variants:
-            # Written-out feminine forms: the articles write 'Kolleg*innen', people type 'Kolleginnen'.
-            for suffix in ("innen", "in"):
-                if word.endswith(suffix) and len(word) - len(suffix) >= 5:
-                    term = self.known(stem(word[: -len(suffix)]))
-                    break
-        self._term_cache[word] = term
+        term = self._term_cache[word] = self.known(stem(word))
         return term
 
     def split(self, word: str) -> tuple[str, str] | None:
@@ -237,7 +232,7 @@ class Vocabulary:
             if self.options.particles and len(tokens) > 1 and tokens[-1] in PARTICLES:
                 particle = tokens[-1]
                 for i, tok in enumerate(tokens[:-1]):
-                    if tok.isalpha() and len(tok) > 2:
+                    if tok.isalpha() and is_content(tok):  # 'hin und her … einer' is not 'hereiner'
                         term = self.word_term(particle + tok)
                         if term:
                             joined[i] = term

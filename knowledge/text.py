@@ -42,7 +42,7 @@ wieder wieso will wir wird wirklich wo woher wohin wollen wollte wurde wurden wa
 ok okay danke dank vielen heute morgen gestern nochmal manchmal oft gruss grusse gruesse frage fragen kurze schnell hilfe helfen hilf weiss
 geht gehts gibt gibts gehen machen mache mach macht gemacht tun tu krieg kriege kriegen bekomme
 bekomm bekommen sowas usw zb ca via brauche brauch brauchen stelle dinge ding sachen sache leute jemand jemanden jemandem
-furs genau tut tue hinzu
+furs aufs aufm ubers ums vorm unterm durchs genau tut tue hinzu
 """.split()) | frozenset("""
 null eins zwei drei vier funf sechs sieben acht neun zehn elf zwolf zwanzig dreissig vierzig funfzig hundert tausend
 montag dienstag mittwoch donnerstag freitag samstag sonntag montags dienstags mittwochs donnerstags freitags

@@ -86,6 +86,9 @@ def test_counts_and_days_do_not_count_as_content(vocab):
 
 def test_written_out_feminine_forms_meet_the_gender_star_form(vocab):
     assert flat(vocab, "kolleginnen") == flat(vocab, "kollegin") == flat(vocab, "kollegen") == {"kolleg"}
+    # ... also when some article writes them out itself: one term, not two that split the weight.
+    both = Vocabulary.from_documents([["Kolleg*innen einladen"], ["Kolleginnen und Kollegen fragen"]])
+    assert flat(both, "kolleginnen") == flat(both, "kolleg*innen") == {"kolleg"}
 
 
 def test_inflected_forms_meet_their_article_stem(vocab):
