@@ -121,6 +121,10 @@ class Settings:
     knowledge_dir: Path = ROOT / "knowledge" / "articles"
     site_file: Path = ROOT / "knowledge" / "site.yaml"
     question_retention_days: int = 30
+    # When the bot answers directly, offers suggestions or says it does not know (knowledge/engine.py).
+    answer_confidence: float = 0.70
+    answer_margin: float = 0.10
+    suggest_confidence: float = 0.34
     public_base_url: str = ""
     bot_name: str = "Lotsenbot"
     instance_id: str = "lotsenbot"   # stable per host: a restarted instance resumes what it left in flight
@@ -210,6 +214,9 @@ class Settings:
             knowledge_dir=Path(r.str("KNOWLEDGE_DIR", str(ROOT / "knowledge" / "articles"))).resolve(),
             site_file=Path(r.str("SITE_FILE", str(ROOT / "knowledge" / "site.yaml"))).resolve(),
             question_retention_days=r.int("QUESTION_RETENTION_DAYS", 30, 1, 3650),
+            answer_confidence=r.float("ANSWER_CONFIDENCE", cls.answer_confidence, 0.0, 1.0),
+            answer_margin=r.float("ANSWER_MARGIN", cls.answer_margin, 0.0, 1.0),
+            suggest_confidence=r.float("SUGGEST_CONFIDENCE", cls.suggest_confidence, 0.0, 1.0),
             public_base_url=r.str("PUBLIC_BASE_URL").rstrip("/"),
             bot_name=r.str("BOT_NAME", "Lotsenbot"),
             instance_id=r.str("INSTANCE_ID") or r.str("WEBSITE_INSTANCE_ID") or socket.gethostname() or "lotsenbot",
@@ -265,6 +272,9 @@ class Settings:
             raise SettingsError("PUBLIC_BASE_URL muss im Betrieb mit https:// beginnen")
         if self.auth_ca_bundle and not Path(self.auth_ca_bundle).is_file():
             raise SettingsError(f"AUTH_CA_BUNDLE={self.auth_ca_bundle!r}: Datei nicht gefunden")
+        if self.suggest_confidence > self.answer_confidence:
+            raise SettingsError(f"SUGGEST_CONFIDENCE={self.suggest_confidence} ist größer als "
+                                f"ANSWER_CONFIDENCE={self.answer_confidence}")
         # -- pilot routing (issue 4) --
         from routing.hours import BusinessHours, HoursError  # pure module; imported here to keep settings light
         try:

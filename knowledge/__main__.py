@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from knowledge.articles import KnowledgeBase
-from knowledge.engine import AnswerEngine
+from knowledge.engine import AnswerEngine, Thresholds
 from knowledge.evaluate import evaluate, format_report, read_cases
 from knowledge.lint import lint
 
@@ -20,7 +20,16 @@ MAX_RESULTS = 5
 
 
 def _engine(args: argparse.Namespace) -> AnswerEngine:
-    return AnswerEngine.build(KnowledgeBase.load(args.articles, args.site))
+    """The engine with the thresholds the bot would use (ANSWER_CONFIDENCE, ANSWER_MARGIN, SUGGEST_CONFIDENCE)."""
+    from settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"Einstellung fehlerhaft: {exc}") from None
+    thresholds = Thresholds(answer=settings.answer_confidence, margin=settings.answer_margin,
+                            suggest=settings.suggest_confidence)
+    return AnswerEngine.build(KnowledgeBase.load(args.articles, args.site), thresholds)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

@@ -49,7 +49,7 @@ class Thresholds:
     otherwise                                              -> "suggest", up to max_suggestions hits
     After the first, a hit is only listed while its score is >= related * the best score.
     """
-    answer: float = 0.66
+    answer: float = 0.70
     margin: float = 0.10
     suggest: float = 0.34
     related: float = 0.6

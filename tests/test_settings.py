@@ -38,6 +38,8 @@ def test_production_mode_defaults_to_cosmos_and_single_tenant():
     ({**PROD, "COSMOS_VERIFY_TLS": "false"}, "COSMOS_VERIFY_TLS"),
     ({"MicrosoftAppPassword": "pw"}, "MicrosoftAppId"),
     ({"PORT": "abc"}, "PORT"), ({"PORT": "70000"}, "PORT"),
+    ({"ANSWER_CONFIDENCE": "1.5"}, "ANSWER_CONFIDENCE"),
+    ({"SUGGEST_CONFIDENCE": "0.8", "ANSWER_CONFIDENCE": "0.6"}, "SUGGEST_CONFIDENCE"),
     ({"STORAGE": "mongo"}, "STORAGE"), ({"COSMOS_VERIFY_TLS": "vielleicht"}, "COSMOS_VERIFY_TLS"),
     ({"SEND_RATE_PER_SECOND": "0"}, "SEND_RATE_PER_SECOND"),
     ({"AUTH_CA_BUNDLE": "/nope/ca.pem"}, "AUTH_CA_BUNDLE"),

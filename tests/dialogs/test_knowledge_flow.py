@@ -79,6 +79,13 @@ async def test_out_of_scope_question_gets_an_honest_unknown_and_is_recorded(bot)
     assert "Testperson" not in json.dumps(stored)  # never with the user's name
 
 
+async def test_the_thresholds_come_from_the_settings(tmp_path):
+    strict = local_settings(tmp_path, ANSWER_CONFIDENCE="1.0", SUGGEST_CONFIDENCE="1.0", ANSWER_MARGIN="1.0")
+    async with BotHarness(strict) as bot:
+        card = (await ask(bot, "wie teile ich meinen bildschirm mit der katze"))["attachments"][0]["content"]
+    assert "weiß ich leider nicht" in text_of(card)
+
+
 async def test_thumbs_up_is_stored_and_the_card_says_thanks(bot):
     reply = await ask(bot, "passwort vergessen")
     card = reply["attachments"][0]["content"]

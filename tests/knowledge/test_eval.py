@@ -70,6 +70,15 @@ def test_ask_prints_decision_and_ranking():
     assert done.stdout.startswith("answer") and "bildschirm-teilen" in done.stdout
 
 
+def test_the_command_line_uses_the_bots_thresholds(monkeypatch):
+    sure, unsure = "bildschirm teilen mit ton", "wie teile ich meinen bildschirm mit der katze"  # 'katze': unknown
+    assert run("ask", sure).stdout.startswith("answer") and run("ask", unsure).stdout.startswith("suggest")
+    monkeypatch.setenv("ANSWER_MARGIN", "1.0")
+    assert run("ask", sure).stdout.startswith("suggest")
+    monkeypatch.setenv("SUGGEST_CONFIDENCE", "0.6")
+    assert run("ask", unsure).stdout.startswith("unknown")
+
+
 def test_eval_prints_the_figures(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text('{"q": "passwort vergessen", "expect": "passwort-zuruecksetzen", "split": "tune"}\n'
