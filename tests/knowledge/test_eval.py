@@ -13,11 +13,12 @@ from tests.knowledge.conftest import QUESTIONS, ROOT
 
 # Floors per split: (top-1, top-3, share of out-of-scope questions answered directly, at most).
 # They sit just below what was measured (see knowledge/README.md, "Evaluation history"):
-#   tune     top-1 0.995  top-3 1.000  out-of-scope answered 0.006  (713 questions: holdouts 1-4, demoted)
-#   holdout  top-1 0.891  top-3 0.950  out-of-scope answered 0.026  (158 questions written blind, measured once)
-# The target on unseen questions is 0.90 / 0.97 / 0.05; it is not met yet.
+#   tune     top-1 0.992  top-3 0.998  out-of-scope answered 0.019  (871 questions: holdouts 1-5, demoted)
+#   holdout  top-1 0.948  top-3 0.969  out-of-scope answered 0.032  (381 questions: holdouts 6 and 7, written
+#            blind, measured once: 6 = 0.965 / 0.986 / 0.043, 7 = 0.931 / 0.952 / 0.022)
+# The target on unseen questions is 0.90 / 0.97 / 0.05; top-3 is 0.001 short on the two together.
 FLOORS = {
-    "holdout": (0.87, 0.93, 0.05),
+    "holdout": (0.93, 0.95, 0.05),
     "tune": (0.98, 0.99, 0.05),
 }
 
