@@ -13,12 +13,13 @@ from tests.knowledge.conftest import QUESTIONS, ROOT
 
 # Floors per split: (top-1, top-3, share of out-of-scope questions answered directly, at most).
 # They sit just below what was measured (see knowledge/README.md, "Evaluation history"):
-#   tune     top-1 0.992  top-3 0.998  out-of-scope answered 0.019  (871 questions: holdouts 1-5, demoted)
-#   holdout  top-1 0.948  top-3 0.969  out-of-scope answered 0.032  (381 questions: holdouts 6 and 7, written
-#            blind, measured once: 6 = 0.965 / 0.986 / 0.043, 7 = 0.931 / 0.952 / 0.022)
-# The target on unseen questions is 0.90 / 0.97 / 0.05; top-3 is 0.001 short on the two together.
+#   tune     top-1 0.993  top-3 0.999  out-of-scope answered 0.017  (1252 questions: holdouts 1-7, demoted)
+#   holdout  top-1 0.731  top-3 0.783  out-of-scope answered 0.000  (223 questions: holdout 8, written blind,
+#            measured once; a third of it describes the situation without naming the feature, and there the
+#            engine gets 0.37 / 0.48 — short questions 0.98 / 1.00, formal sentences 0.87 / 0.88)
+# The target on unseen questions is 0.90 / 0.97 / 0.05; it is not met on holdout 8.
 FLOORS = {
-    "holdout": (0.93, 0.95, 0.05),
+    "holdout": (0.71, 0.76, 0.05),
     "tune": (0.98, 0.99, 0.05),
 }
 
