@@ -57,7 +57,6 @@ def create_app(settings: Settings) -> web.Application:
     from events.rsvp import RsvpBook
     from events.schedule import Scheduler
     from knowledge.articles import read_site
-    from knowledge.engine import Thresholds
     from knowledge.feedback import FeedbackLog
     from knowledge.service import KnowledgeService
     from routing.hours import BusinessHours
@@ -86,9 +85,7 @@ def create_app(settings: Settings) -> web.Application:
     site = read_site(settings.site_file)
 
     # ---- knowledge base (issue 3) ----
-    thresholds = Thresholds(answer=settings.answer_confidence, margin=settings.answer_margin,
-                            suggest=settings.suggest_confidence)
-    knowledge = KnowledgeService(settings.knowledge_dir, settings.site_file, thresholds)
+    knowledge = KnowledgeService(settings.knowledge_dir, settings.site_file, settings.thresholds)
     feedback = FeedbackLog(store.bind("feedback"), store.bind("feedback"),
                            retention_days=settings.question_retention_days)
     services.append(knowledge)

@@ -11,7 +11,10 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from knowledge.engine import Thresholds
 
 ROOT = Path(__file__).resolve().parent
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
@@ -61,7 +64,7 @@ class _Reader:
             raise SettingsError(f"{name}={value}: erlaubt ist {low} bis {high}")
         return value
 
-    def float(self, name: str, default: float, low: float, high: float) -> float:
+    def float(self, name: str, default: float | None, low: float, high: float) -> float | None:
         raw = self.str(name)
         if not raw:
             return default
@@ -121,10 +124,10 @@ class Settings:
     knowledge_dir: Path = ROOT / "knowledge" / "articles"
     site_file: Path = ROOT / "knowledge" / "site.yaml"
     question_retention_days: int = 30
-    # When the bot answers directly, offers suggestions or says it does not know (knowledge/engine.py).
-    answer_confidence: float = 0.70
-    answer_margin: float = 0.10
-    suggest_confidence: float = 0.34
+    # Overrides of the answer engine's thresholds (knowledge/engine.py keeps the defaults); None: default.
+    answer_confidence: float | None = None
+    answer_margin: float | None = None
+    suggest_confidence: float | None = None
     public_base_url: str = ""
     bot_name: str = "Lotsenbot"
     instance_id: str = "lotsenbot"   # stable per host: a restarted instance resumes what it left in flight
@@ -161,6 +164,13 @@ class Settings:
     @property
     def authority(self) -> str:
         return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """When the bot answers, suggests or says it does not know: the engine's defaults plus overrides."""
+        from knowledge.engine import Thresholds  # the bot loads the engine anyway; settings stays import-light
+        given = {"answer": self.answer_confidence, "margin": self.answer_margin, "suggest": self.suggest_confidence}
+        return Thresholds(**{name: value for name, value in given.items() if value is not None})
 
     # -- announcements and events (issue 5): the API's token rules, derived from the tenant unless set --
     @property
@@ -214,9 +224,9 @@ class Settings:
             knowledge_dir=Path(r.str("KNOWLEDGE_DIR", str(ROOT / "knowledge" / "articles"))).resolve(),
             site_file=Path(r.str("SITE_FILE", str(ROOT / "knowledge" / "site.yaml"))).resolve(),
             question_retention_days=r.int("QUESTION_RETENTION_DAYS", 30, 1, 3650),
-            answer_confidence=r.float("ANSWER_CONFIDENCE", cls.answer_confidence, 0.0, 1.0),
-            answer_margin=r.float("ANSWER_MARGIN", cls.answer_margin, 0.0, 1.0),
-            suggest_confidence=r.float("SUGGEST_CONFIDENCE", cls.suggest_confidence, 0.0, 1.0),
+            answer_confidence=r.float("ANSWER_CONFIDENCE", None, 0.0, 1.0),
+            answer_margin=r.float("ANSWER_MARGIN", None, 0.0, 1.0),
+            suggest_confidence=r.float("SUGGEST_CONFIDENCE", None, 0.0, 1.0),
             public_base_url=r.str("PUBLIC_BASE_URL").rstrip("/"),
             bot_name=r.str("BOT_NAME", "Lotsenbot"),
             instance_id=r.str("INSTANCE_ID") or r.str("WEBSITE_INSTANCE_ID") or socket.gethostname() or "lotsenbot",
@@ -272,9 +282,10 @@ class Settings:
             raise SettingsError("PUBLIC_BASE_URL muss im Betrieb mit https:// beginnen")
         if self.auth_ca_bundle and not Path(self.auth_ca_bundle).is_file():
             raise SettingsError(f"AUTH_CA_BUNDLE={self.auth_ca_bundle!r}: Datei nicht gefunden")
-        if self.suggest_confidence > self.answer_confidence:
-            raise SettingsError(f"SUGGEST_CONFIDENCE={self.suggest_confidence} ist größer als "
-                                f"ANSWER_CONFIDENCE={self.answer_confidence}")
+        thresholds = self.thresholds
+        if thresholds.suggest > thresholds.answer:
+            raise SettingsError(f"SUGGEST_CONFIDENCE={thresholds.suggest} ist größer als "
+                                f"ANSWER_CONFIDENCE={thresholds.answer}")
         # -- pilot routing (issue 4) --
         from routing.hours import BusinessHours, HoursError  # pure module; imported here to keep settings light
         try:

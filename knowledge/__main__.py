@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from knowledge.articles import KnowledgeBase
-from knowledge.engine import AnswerEngine, Thresholds
+from knowledge.engine import AnswerEngine
 from knowledge.evaluate import evaluate, format_report, read_cases
 from knowledge.lint import lint
 
@@ -19,17 +19,20 @@ SITE = ROOT / "site.yaml"
 MAX_RESULTS = 5
 
 
-def _engine(args: argparse.Namespace) -> AnswerEngine:
-    """The engine with the thresholds the bot would use (ANSWER_CONFIDENCE, ANSWER_MARGIN, SUGGEST_CONFIDENCE)."""
+def _settings():
+    """The bot's settings; a bad value ends the command with one line, as it ends the bot's start-up."""
     from settings import Settings, SettingsError
 
     try:
-        settings = Settings.from_env()
+        return Settings.from_env()
     except SettingsError as exc:
-        raise SystemExit(f"Einstellung fehlerhaft: {exc}") from None
-    thresholds = Thresholds(answer=settings.answer_confidence, margin=settings.answer_margin,
-                            suggest=settings.suggest_confidence)
-    return AnswerEngine.build(KnowledgeBase.load(args.articles, args.site), thresholds)
+        print(f"Einstellung fehlerhaft: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _engine(args: argparse.Namespace) -> AnswerEngine:
+    """The engine with the thresholds the bot would use (ANSWER_CONFIDENCE, ANSWER_MARGIN, SUGGEST_CONFIDENCE)."""
+    return AnswerEngine.build(KnowledgeBase.load(args.articles, args.site), _settings().thresholds)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -80,14 +83,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 async def _gaps(limit: int) -> int:
     """The curators' to-do list from the configured store (SQLite locally, Cosmos DB in production)."""
     from knowledge.feedback import FeedbackLog
-    from settings import Settings, SettingsError
     from storage.factory import open_store
 
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"Einstellung fehlerhaft: {exc}", file=sys.stderr)
-        return 2
+    settings = _settings()
     if settings.storage == "sqlite" and not settings.sqlite_path.exists():
         print(f"Noch keine Daten unter {settings.sqlite_path}", file=sys.stderr)
         return 1

@@ -54,7 +54,6 @@ class Sweeper:
         self._leases = leases
         self._rerouter = rerouter
         self._clock = clock
-        self._interval_s = interval_s
         self._lease_ttl_s = lease_ttl_s
         self._grace_s = grace_s
         self.owner = owner or f"sweeper-{uuid.uuid4().hex[:12]}"
