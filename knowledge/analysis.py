@@ -10,7 +10,8 @@ only ever produce terms the articles actually contain, so they cannot invent a m
   known parts of >= 4 letters, with an optional linking s/es/n/en/er/e
   ('besprechungsaufzeichnung' -> besprechung + aufzeichnung); 'breakout raum' also matches 'breakoutraum';
 - colloquial clipping and compound heads: 'präsi' -> präsentation, 'schirm' -> bildschirm;
-- typo correction, last: a word unknown to the index, >= 5 letters, one edit (two from 10 letters) from an
+- typo correction, last: a word unknown to the index, >= 5 letters (4 letters: only a missing double
+  letter, 'stum' -> stumm), one edit (two from 10 letters) from an
   article word with the same first letter; words under 7 letters only by a missing, extra or swapped
   letter, because one changed letter often turns a real word into another (wetter/weiter, kurze/kurse).
 """
@@ -25,13 +26,13 @@ from typing import Iterable, Mapping
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.text import LINKING, PARTICLES, is_content, stem, words
+from knowledge.text import LINKING, PARTICLES, clause_words, clauses, is_content, stem
 
 MIN_PART = 4          # shortest compound part
 CACHE_SIZE = 50_000   # words remembered per vocabulary
 RARE_DF = 2           # a known word in at most this many articles is split too ...
 KNOWN_PARTS_FACTOR = 0.8  # ... but its parts count less than the word itself
-MIN_TYPO_LEN = 5      # shorter words are never corrected
+MIN_TYPO_LEN = 5      # shorter words are corrected only by a missing double letter
 TYPO2_LEN = 10        # from this length two edits are allowed
 SUBST_LEN = 7         # shorter words are not corrected by replacing a letter
 TYPO_FACTOR = 0.85    # a corrected word counts a little less than a typed one
@@ -119,12 +120,18 @@ class Vocabulary:
     @classmethod
     def from_documents(cls, documents: Iterable[Iterable[str]], options: Options = Options()) -> "Vocabulary":
         """The vocabulary of some documents, each given as its texts."""
+        return cls.from_clauses(([clauses(text) for text in texts] for texts in documents), options)
+
+    @classmethod
+    def from_clauses(cls, documents: Iterable[Iterable[list[list[str]]]],
+                     options: Options = Options()) -> "Vocabulary":
+        """The same from texts already split by text.clauses (the index build splits each text once)."""
         doc_stems: Counter[str] = Counter()
         surfaces: set[str] = set()
         for texts in documents:
             seen = set()
-            for text in texts:
-                for w in words(text):
+            for parsed in texts:
+                for w in clause_words(parsed):
                     if is_content(w):
                         seen.add(stem(w))
                         surfaces.add(w)
@@ -180,7 +187,15 @@ class Vocabulary:
 
     def correct(self, word: str) -> str | None:
         """The index term of the closest article word, for a typo that is unknown to the index."""
-        if not self.options.typos or len(word) < MIN_TYPO_LEN or not word.isalpha():
+        if not self.options.typos or not word.isalpha():
+            return None
+        if len(word) == MIN_TYPO_LEN - 1:  # short words: only a missing double letter ('stum' -> stumm)
+            for i, c in enumerate(word):
+                term = self._surface_term.get(word[: i + 1] + c + word[i + 1:])
+                if term:
+                    return term
+            return None
+        if len(word) < MIN_TYPO_LEN:
             return None
         candidates = self._by_letter.get(word[0])
         if not candidates:

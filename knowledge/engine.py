@@ -96,8 +96,8 @@ class AnswerEngine:
     def build(cls, kb: KnowledgeBase, thresholds: Thresholds = Thresholds(), *,
               weights: Weights = Weights(), options: Options = Options()) -> "AnswerEngine":
         articles = list(kb.articles.values())
-        texts = [_fields(a) for a in articles]
-        vocab = Vocabulary.from_documents(([t for values in f.values() for t in values] for f in texts), options)
+        texts = [{name: [clauses(t) for t in values] for name, values in _fields(a).items()} for a in articles]
+        vocab = Vocabulary.from_clauses(([t for values in f.values() for t in values] for f in texts), options)
 
         n = len(articles)
         tfs: list[dict[str, Counter[str]]] = []
@@ -106,8 +106,8 @@ class AnswerEngine:
             per_field = {}
             for name, values in fields.items():
                 tf: Counter[str] = Counter()
-                for text in values:
-                    for slot in vocab.slots(clauses(text)):
+                for parsed in values:
+                    for slot in vocab.slots(parsed):
                         tf.update(t for t, _ in slot.terms)
                 per_field[name] = tf
                 lengths[name].append(sum(tf.values()))

@@ -19,6 +19,7 @@ _URL = re.compile(r"(?:https?://|www\.)\S+")  # a link's path is not vocabulary 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _SENTENCE = re.compile(r"[\n.!?]+")
 _CLAUSE_END = re.compile(r"[.!?;:,()\n\"]+|\b(?:dass|damit|weil|wenn|ob|obwohl|falls|sodass|bevor|nachdem)\b")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")  # accents after NFKD
 _GERMAN = {**dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None),
            **str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss", "ẞ": "ss"})}
 
@@ -43,6 +44,8 @@ ok okay danke dank vielen heute morgen gestern nochmal manchmal oft gruss grusse
 geht gehts gibt gibts gehen machen mache mach macht gemacht tun tu krieg kriege kriegen bekomme
 bekomm bekommen sowas usw zb ca via brauche brauch brauchen stelle dinge ding sachen sache leute jemand jemanden jemandem
 furs aufs aufm ubers ums vorm unterm durchs genau tut tue hinzu
+nie niemals ganz ganze ganzen total paar nix drauf dran drin eh sowieso echt voll bisschen
+ziemlich irgendwer niemand plotzlich inzwischen mittlerweile neuerdings wohl jedesmal ewig
 """.split()) | frozenset("""
 null eins zwei drei vier funf sechs sieben acht neun zehn elf zwolf zwanzig dreissig vierzig funfzig hundert tausend
 montag dienstag mittwoch donnerstag freitag samstag sonntag montags dienstags mittwochs donnerstags freitags
@@ -66,8 +69,7 @@ def fold(text: str) -> str:
     text = text.lower().translate(_GERMAN)
     if text.isascii():
         return text
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c)).replace("ß", "ss")
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).replace("ß", "ss")
 
 
 def clip(text: str, limit: int = MAX_CHARS) -> str:
@@ -102,7 +104,12 @@ def clauses(text: str) -> list[list[str]]:
 
 def words(text: str) -> list[str]:
     """Folded word tokens with hyphenated words split into their parts."""
-    return [p for c in clauses(text) for w in c for p in w.split("-") if p]
+    return clause_words(clauses(text))
+
+
+def clause_words(parsed: list[list[str]]) -> list[str]:
+    """The words of already split clauses, hyphenated words split into their parts."""
+    return [p for c in parsed for w in c for p in w.split("-") if p]
 
 
 @lru_cache(maxsize=65536)

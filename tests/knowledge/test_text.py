@@ -79,6 +79,11 @@ def test_stop_words_and_filler_are_dropped(vocab):
     assert terms(vocab, "hallo, wie kann ich denn bitte mal eben") == []
 
 
+def test_filler_of_a_described_situation_does_not_count(vocab):
+    # 'da ist ganz nix drauf' says nothing about the topic; unknown words would lower the confidence.
+    assert terms(vocab, "da ist ganz nix drauf, total nie was zum drucken") == terms(vocab, "drucken")
+
+
 def test_counts_and_days_do_not_count_as_content(vocab):
     # 'fünf Kollegen am Donnerstag einladen' is about inviting, whatever the day and the number.
     assert flat(vocab, "fünf leute am donnerstag um zehn einladen") == flat(vocab, "einladen")
@@ -154,6 +159,13 @@ def test_real_words_are_not_turned_into_article_words(vocab, word):
 
 def test_a_missing_letter_in_a_short_word_is_fixed(vocab):
     assert flat(vocab, "kamra") == flat(vocab, "kamera")
+
+
+def test_a_four_letter_word_is_only_fixed_by_its_missing_double_letter():
+    vocab = Vocabulary.from_documents([["Alle stumm schalten"], ["Kurse finden"]])
+    assert vocab.correct("stum") == vocab.word_term("stumm")
+    assert vocab.correct("stim") is None  # another letter is not a missing one
+    assert vocab.correct("kure") is None
 
 
 def test_short_and_non_alphabetic_words_are_not_corrected(vocab):
