@@ -10,7 +10,7 @@ from pathlib import Path
 
 from knowledge.articles import KnowledgeBase
 from knowledge.engine import AnswerEngine
-from knowledge.evaluate import evaluate, format_report, read_cases
+from knowledge.evaluate import by_style, evaluate, format_report, read_cases
 from knowledge.lint import lint
 
 ROOT = Path(__file__).resolve().parent
@@ -75,8 +75,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     cases = read_cases(args.file, args.split)
-    report = evaluate(_engine(args), cases)
-    print(format_report(report, verbose=args.verbose))
+    engine = _engine(args)
+    print(format_report(evaluate(engine, cases), verbose=args.verbose))
+    for style, report in by_style(engine, cases).items():
+        if report.n_in:
+            print(f"  style {style}: {report.n_in} in scope, top-1 {report.rate('top1'):.3f}, "
+                  f"top-3 {report.rate('top3'):.3f}, unknown {report.in_unknown}")
     return 0
 
 

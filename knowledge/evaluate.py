@@ -1,4 +1,5 @@
-"""Evaluation on a JSONL file of {"q": ..., "expect": article id or null, "split": "tune"|"holdout"}.
+"""Evaluation on a JSONL file of {"q": ..., "expect": article id or null, "split": "tune"|"holdout"} and an
+optional "style" (how the blind writer was asked to phrase it: short, formal, situation, typed, oos).
 
 Counting rules (strict: what the user would actually see):
 - top-1: in-scope question, decision is not "unknown" and the first hit is the expected article;
@@ -22,6 +23,7 @@ class Case:
     q: str
     expect: str | None
     split: str
+    style: str = ""
 
 
 @dataclass
@@ -52,7 +54,7 @@ def read_cases(path: str | Path, split: str = "all") -> list[Case]:
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             d = json.loads(line)
-            case = Case(d["q"], d.get("expect"), d.get("split", "tune"))
+            case = Case(d["q"], d.get("expect"), d.get("split", "tune"), d.get("style", ""))
             if split == "all" or case.split == split:
                 cases.append(case)
     return cases
@@ -88,6 +90,12 @@ def evaluate(engine: AnswerEngine, cases: list[Case]) -> Report:
         if not first:
             r.misses.append(f"MISS  {case.q!r} [{case.expect}] -> {shown}")
     return r
+
+
+def by_style(engine: AnswerEngine, cases: list[Case]) -> dict[str, Report]:
+    """One report per phrasing style, for the cases that have one (in-scope styles and "oos")."""
+    styles = sorted({c.style for c in cases if c.style})
+    return {s: evaluate(engine, [c for c in cases if c.style == s]) for s in styles}
 
 
 def format_report(r: Report, verbose: bool = False) -> str:

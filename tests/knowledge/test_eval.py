@@ -27,7 +27,8 @@ FLOORS = {
 def test_evaluation_file_is_well_formed(shipped_kb):
     lines = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(lines) >= 170
-    assert all(set(d) == {"q", "expect", "split"} and d["split"] in ("tune", "holdout") for d in lines)
+    assert all({"q", "expect", "split"} <= set(d) <= {"q", "expect", "split", "style"} for d in lines)
+    assert all(d["split"] in ("tune", "holdout") for d in lines)
     assert sum(d["expect"] is None for d in lines) >= 35
     assert {d["expect"] for d in lines} - {None} == set(shipped_kb.articles)
     holdout = sum(d["split"] == "holdout" for d in lines) / len(lines)
@@ -90,3 +91,16 @@ def test_eval_prints_the_figures(tmp_path):
     assert "top-1 1.000" in done.stdout and "top-3 1.000" in done.stdout
     assert "recall 1.000" in done.stdout and "answered 0.000" in done.stdout
     assert "in scope: 0" in run("eval", str(path), "--split", "holdout").stdout
+
+
+def test_eval_breaks_the_figures_down_by_style(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        '{"q": "passwort vergessen", "expect": "passwort-zuruecksetzen", "split": "holdout", "style": "short"}\n'
+        '{"q": "was gibt es in der kantine", "expect": "passwort-zuruecksetzen", "split": "holdout", '
+        '"style": "situation"}\n'
+        '{"q": "wie wird das wetter", "expect": null, "split": "holdout", "style": "oos"}\n', encoding="utf-8")
+    out = run("eval", str(path)).stdout
+    assert "style short: 1 in scope, top-1 1.000" in out
+    assert "style situation: 1 in scope, top-1 0.000, top-3 0.000, unknown 1" in out
+    assert "style oos" not in out  # out of scope has its own line
