@@ -12,7 +12,7 @@ only ever produce terms the articles actually contain, so they cannot invent a m
 - colloquial clipping and compound heads: 'präsi' -> präsentation, 'schirm' -> bildschirm;
 - typo correction, last: a word unknown to the index, >= 5 letters (4 letters: only a missing double
   letter, 'stum' -> stumm), one edit (two from 10 letters) from an
-  article word with the same first letter; words under 7 letters only by a missing, extra or swapped
+  article word with the same first letter; words under 9 letters only by a missing, extra or swapped
   letter, because one changed letter often turns a real word into another (wetter/weiter, kurze/kurse).
 """
 
@@ -26,7 +26,7 @@ from typing import Iterable, Mapping
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.text import LINKING, PARTICLES, clause_words, clauses, is_content, stem
+from knowledge.text import FILLER_VERBS, LINKING, PARTICLES, clause_words, clauses, is_content, stem
 
 MIN_PART = 4          # shortest compound part
 CACHE_SIZE = 50_000   # words remembered per vocabulary
@@ -34,7 +34,7 @@ RARE_DF = 2           # a known word in at most this many articles is split too 
 KNOWN_PARTS_FACTOR = 0.8  # ... but its parts count less than the word itself
 MIN_TYPO_LEN = 5      # shorter words are corrected only by a missing double letter
 TYPO2_LEN = 10        # from this length two edits are allowed
-SUBST_LEN = 7         # shorter words are not corrected by replacing a letter
+SUBST_LEN = 9         # shorter words are not corrected by replacing a letter
 TYPO_FACTOR = 0.85    # a corrected word counts a little less than a typed one
 RESCUE_FACTOR = 0.8   # so do clipped words ('präsi') and compound heads ('schirm')
 
@@ -215,7 +215,7 @@ class Vocabulary:
 
     def clipped(self, word: str) -> str | None:
         """Colloquial clipping: 'präsi' -> präsentation, 'mikro' -> mikrofon."""
-        if not self.options.clipping or len(word) < 5 or word[-1] not in "io":
+        if not self.options.clipping or len(word) < 5 or word[-1] not in "io" or word in PARTICLES:
             return None
         prefix = word[:-1]
         i = bisect.bisect_left(self._sorted, prefix)
@@ -227,8 +227,8 @@ class Vocabulary:
         return self._most_common(found)
 
     def head(self, word: str) -> str | None:
-        """A compound's head stands for it: 'schirm' -> bildschirm (only for unknown words)."""
-        if not self.options.heads or len(word) < 5:
+        """A compound's head stands for it: 'schirm' -> bildschirm (only for unknown words of >= 6 letters)."""
+        if not self.options.heads or len(word) < 6:
             return None
         rev = word[::-1]
         i = bisect.bisect_left(self._reversed, rev)
@@ -247,7 +247,7 @@ class Vocabulary:
             if self.options.particles and len(tokens) > 1 and tokens[-1] in PARTICLES:
                 particle = tokens[-1]
                 for i, tok in enumerate(tokens[:-1]):
-                    if tok.isalpha() and is_content(tok):  # 'hin und her … einer' is not 'hereiner'
+                    if tok.isalpha() and (is_content(tok) or tok in FILLER_VERBS):  # 'her … einer' is not 'hereiner'
                         term = self.word_term(particle + tok)
                         if term:
                             joined[i] = term

@@ -46,6 +46,7 @@ bekomm bekommen sowas usw zb ca via brauche brauch brauchen stelle dinge ding sa
 furs aufs aufm ubers ums vorm unterm durchs genau tut tue hinzu
 nie niemals ganz ganze ganzen total paar nix drauf dran drin eh sowieso echt voll bisschen
 ziemlich irgendwer niemand plotzlich inzwischen mittlerweile neuerdings wohl jedesmal ewig
+nachste nachsten nachster nachstes letzte letzten letzter letztes bot lotsenbot herr herrn frau hierzu hierfur hiermit diesbezuglich bezuglich erfolgt worden trotzdem diesmal jeweils bereits
 """.split()) | frozenset("""
 null eins zwei drei vier funf sechs sieben acht neun zehn elf zwolf zwanzig dreissig vierzig funfzig hundert tausend
 montag dienstag mittwoch donnerstag freitag samstag sonntag montags dienstags mittwochs donnerstags freitags
@@ -57,6 +58,9 @@ PARTICLES: frozenset[str] = frozenset("""
 ab an auf aus bei dazu durch ein fest frei her heraus herunter hin hoch los mit nach raus rein
 runter teil um uber vor vorbei weg weiter wieder hinzu zu zuruck zusammen
 """.split())
+
+# Stop words that still join a closing particle: 'wie mach ich das whiteboard auf' -> aufmachen.
+FILLER_VERBS: frozenset[str] = frozenset("mach mache macht machen tu tue tut".split())
 
 LINKING = ("", "s", "es", "n", "en", "er", "e")
 

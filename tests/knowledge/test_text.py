@@ -82,6 +82,8 @@ def test_stop_words_and_filler_are_dropped(vocab):
 def test_filler_of_a_described_situation_does_not_count(vocab):
     # 'da ist ganz nix drauf' says nothing about the topic; unknown words would lower the confidence.
     assert terms(vocab, "da ist ganz nix drauf, total nie was zum drucken") == terms(vocab, "drucken")
+    # Addressing the bot or a person, and formal padding, say nothing about the topic either.
+    assert terms(vocab, "hallo bot, frau meier hat hierzu trotzdem drucken wollen") == terms(vocab, "meier drucken")
 
 
 def test_counts_and_days_do_not_count_as_content(vocab):
@@ -107,6 +109,12 @@ def test_separable_verb_joins_with_its_particle(vocab):
     assert flat(vocab, "wie nehm ich das auf") == flat(vocab, "aufnehmen")
     assert flat(vocab, "wie lade ich die kollegin ein") >= flat(vocab, "einladen")
     assert flat(vocab, "wie füg ich leute hinzu") == flat(vocab, "hinzufügen")
+
+
+def test_a_filler_verb_joins_its_particle():
+    vocab = Vocabulary.from_documents([["das Whiteboard später wieder aufmachen"], ["Whiteboard starten"]])
+    assert flat(vocab, "wie mach ich das whiteboard auf") == flat(vocab, "whiteboard aufmachen")
+    assert flat(vocab, "wie mach ich das") == set()  # alone it is still filler
 
 
 def test_particle_only_joins_into_a_known_word(vocab):
@@ -176,6 +184,15 @@ def test_short_and_non_alphabetic_words_are_not_corrected(vocab):
 def test_clipped_words_and_compound_heads(vocab):
     assert flat(vocab, "präsi") == flat(vocab, "präsentation")
     assert flat(vocab, "schirm") == flat(vocab, "bildschirm")
+
+
+def test_no_rescue_turns_a_real_word_into_a_different_one():
+    vocab = Vocabulary.from_documents([["Status auf abwesend setzen", "Besprechung vorbereiten"],
+                                       ["Teams schließen und neu starten"]])
+    assert vocab.correct("anwesend") is None       # a changed letter in 8 letters: the opposite word
+    assert vocab.correct("abwesnd") == vocab.word_term("abwesend")  # a missing one is still a typo
+    assert flat(vocab, "vorbei") == set()          # a particle is not a clipped 'vorbereiten'
+    assert flat(vocab, "essen") == set()           # five letters are not the head of 'schließen'
 
 
 def test_features_can_be_switched_off():
