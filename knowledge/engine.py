@@ -48,10 +48,15 @@ class Thresholds:
     confidence >= answer and best score - runner-up >= margin -> "answer", up to max_hits hits
     otherwise                                              -> "suggest", up to max_suggestions hits
     After the first, a hit is only listed while its score is >= related * the best score.
+    A long question (more than long_from content words) describes a situation with incidental details
+    that no article contains, so its suggest threshold falls by up to long_relief (reached at long_to).
     """
     answer: float = 0.70
     margin: float = 0.10
     suggest: float = 0.34
+    long_relief: float = 0.06
+    long_from: int = 5
+    long_to: int = 10
     related: float = 0.6
     max_suggestions: int = 3
     max_hits: int = 5
@@ -151,9 +156,20 @@ class AnswerEngine:
 
         ranking score = (1 - blend) * coverage + blend * BM25F / (best possible BM25F of this question)
         """
+        return self._score(self.analyse(text), limit)
+
+    def suggest_threshold(self, n_words: int) -> float:
+        """The confidence below which a question of `n_words` content words gets "unknown"."""
+        th = self.thresholds
+        if n_words <= th.long_from:
+            return th.suggest
+        share = min(1.0, (n_words - th.long_from) / max(1, th.long_to - th.long_from))
+        return th.suggest - th.long_relief * share
+
+    def _score(self, slots: list[Slot], limit: int | None) -> list[tuple[int, float, float]]:
         plan, total, best_possible = [], 0.0, 0.0
         k1p1 = self.weights.k1 + 1
-        for slot in self.analyse(text):
+        for slot in slots:
             weight = max((self._idf.get(t, 0.0) for t in slot.all_terms), default=0.0)
             if weight:
                 plan.append((slot, weight))
@@ -220,15 +236,16 @@ class AnswerEngine:
         th = self.thresholds
         limit = max(th.max_hits, th.max_suggestions) + 1
         try:
-            ranked = max((self.score(t, limit) for t in readings(text if isinstance(text, str) else "")),
-                         key=lambda r: r[0][2] if r else -1.0)
+            analysed = [self.analyse(t) for t in readings(text if isinstance(text, str) else "")]
+            n_words, ranked = max(((len(slots), self._score(slots, limit)) for slots in analysed),
+                                  key=lambda r: r[1][0][2] if r[1] else -1.0)
         except Exception:  # never let a strange input break a conversation
             log.exception("answer engine failed on a question of %d characters", len(str(text)))
             ranked = []
         if not ranked:
             return Result("unknown", (), 0.0)
         confidence = ranked[0][2]
-        if confidence < th.suggest:
+        if confidence < self.suggest_threshold(n_words):
             return Result("unknown", (), round(confidence, 4))
         top = ranked[0][1]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0

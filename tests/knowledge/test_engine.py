@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from knowledge.articles import KnowledgeBase
@@ -138,3 +140,17 @@ def test_empty_knowledge_base_answers_unknown():
     engine = AnswerEngine.build(KnowledgeBase({}))
     assert engine.ask("wie teile ich meinen bildschirm") == Result("unknown", (), 0.0)
     assert engine.tags_for("drucker") == ()
+
+
+def test_a_long_description_may_be_covered_less_before_it_is_unknown(small):
+    th = Thresholds()
+    assert small.suggest_threshold(3) == small.suggest_threshold(th.long_from) == th.suggest
+    assert small.suggest_threshold(th.long_to) == small.suggest_threshold(30) == pytest.approx(th.suggest - th.long_relief)
+    # Eight words, two of them known: the incidental details of a situation lower its coverage.
+    text = "der drucker im flur geht seit montag nicht, die poststelle wartet auf briefe, der hausmeister auch"
+    confidence = small.ask(text).confidence
+    plain = dataclasses.replace(th, suggest=confidence + 0.01, long_relief=0.0)
+    relieved = dataclasses.replace(plain, long_relief=0.5)
+    assert AnswerEngine.build(small.kb, plain).ask(text).decision == "unknown"
+    result = AnswerEngine.build(small.kb, relieved).ask(text)
+    assert result.decision == "suggest" and result.hits[0].id == "drucker"
