@@ -13,14 +13,14 @@ from tests.knowledge.conftest import QUESTIONS, ROOT
 
 # Floors per split: (top-1, top-3, share of out-of-scope questions answered directly, at most).
 # They sit just below what was measured (see knowledge/README.md, "Evaluation history"):
-#   tune     top-1 0.993  top-3 0.999  out-of-scope answered 0.017  (1252 questions: holdouts 1-7, demoted)
-#   holdout  top-1 0.731  top-3 0.783  out-of-scope answered 0.000  (223 questions: holdout 8, written blind,
-#            measured once; a third of it describes the situation without naming the feature, and there the
-#            engine gets 0.37 / 0.48 — short questions 0.98 / 1.00, formal sentences 0.87 / 0.88)
-# The target on unseen questions is 0.90 / 0.97 / 0.05; it is not met on holdout 8.
+#   tune     top-1 0.984  top-3 1.000  out-of-scope answered 0.009  (1475 questions: holdouts 1-8, demoted)
+#   holdout  top-1 0.931  top-3 0.966  out-of-scope answered 0.000  (290 questions: holdout 9, written blind,
+#            measured once; per style: short 0.98 / 1.00, formal 0.93 / 0.97, situation described without
+#            the feature's name 0.83 / 0.92, typed fast with typos 0.98 / 0.98)
+# The target on unseen questions is 0.90 / 0.97 / 0.05: top-3 is 0.004 short on holdout 9.
 FLOORS = {
-    "holdout": (0.71, 0.76, 0.05),
-    "tune": (0.98, 0.99, 0.05),
+    "holdout": (0.92, 0.95, 0.05),
+    "tune": (0.97, 0.99, 0.05),
 }
 
 
