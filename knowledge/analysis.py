@@ -26,7 +26,7 @@ from typing import Iterable, Mapping
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from knowledge.text import FILLER_VERBS, LINKING, PARTICLES, clause_words, clauses, is_content, stem
+from knowledge.text import FILLER_VERBS, LINKING, PARTICLES, STRONG_VERBS, clause_words, clauses, is_content, stem
 
 MIN_PART = 4          # shortest compound part
 CACHE_SIZE = 50_000   # words remembered per vocabulary
@@ -248,7 +248,7 @@ class Vocabulary:
                 particle = tokens[-1]
                 for i, tok in enumerate(tokens[:-1]):
                     if tok.isalpha() and (is_content(tok) or tok in FILLER_VERBS):  # 'her … einer' is not 'hereiner'
-                        term = self.word_term(particle + tok)
+                        term = self.word_term(particle + STRONG_VERBS.get(tok, tok))
                         if term:
                             joined[i] = term
                 if joined:
@@ -277,7 +277,7 @@ class Vocabulary:
         return slots
 
     def _analyse_word(self, word: str) -> tuple[Slot, ...]:
-        term = self.word_term(word)
+        term = self.word_term(word) or (word in STRONG_VERBS and self.word_term(STRONG_VERBS[word])) or None
         if term and self.df[term] > RARE_DF:
             return (Slot(word, ((term, 1.0),)),)
         parts = self.split(word)  # also for rare known words: 'hintergrundbild' in one article only

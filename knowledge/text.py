@@ -59,6 +59,18 @@ ab an auf aus bei dazu durch ein fest frei her heraus herunter hin hoch los mit 
 runter teil um uber vor vorbei weg weiter wieder hinzu zu zuruck zusammen
 """.split())
 
+# Strong verbs whose inflected forms share no stem with the infinitive the articles use (folded).
+STRONG_VERBS: dict[str, str] = {
+    "nimmt": "nehmen", "nimm": "nehmen", "nahm": "nehmen", "genommen": "nehmen",
+    "ladt": "laden", "lud": "laden", "lasst": "lassen", "liess": "lassen",
+    "trifft": "treffen", "traf": "treffen", "getroffen": "treffen", "sieht": "sehen", "sah": "sehen",
+    "spricht": "sprechen", "sprach": "sprechen", "gesprochen": "sprechen", "liest": "lesen",
+    "gelesen": "lesen", "geschrieben": "schreiben", "schrieb": "schreiben", "gefunden": "finden",
+    "fand": "finden", "vergisst": "vergessen", "vergass": "vergessen", "lauft": "laufen", "lief": "laufen",
+    "fallt": "fallen", "fiel": "fallen", "bricht": "brechen", "gebrochen": "brechen", "erhalt": "erhalten",
+    "wirft": "werfen", "geworfen": "werfen", "schliesst": "schliessen", "geschlossen": "schliessen",
+}
+
 # Stop words that still join a closing particle: 'wie mach ich das whiteboard auf' -> aufmachen.
 FILLER_VERBS: frozenset[str] = frozenset("mach mache macht machen tu tue tut".split())
 

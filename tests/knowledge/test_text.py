@@ -109,6 +109,8 @@ def test_separable_verb_joins_with_its_particle(vocab):
     assert flat(vocab, "wie nehm ich das auf") == flat(vocab, "aufnehmen")
     assert flat(vocab, "wie lade ich die kollegin ein") >= flat(vocab, "einladen")
     assert flat(vocab, "wie füg ich leute hinzu") == flat(vocab, "hinzufügen")
+    assert flat(vocab, "wie nimmt man das auf") == flat(vocab, "aufnehmen")  # a strong verb's own form
+    assert flat(vocab, "jemand nimmt die besprechung") == flat(vocab, "nehmen besprechung")
 
 
 def test_a_filler_verb_joins_its_particle():
