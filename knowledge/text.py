@@ -46,7 +46,7 @@ bekomm bekommen sowas usw zb ca via brauche brauch brauchen stelle dinge ding sa
 furs aufs aufm ubers ums vorm unterm durchs genau tut tue hinzu
 nie niemals ganz ganze ganzen total paar nix drauf dran drin eh sowieso echt voll bisschen
 ziemlich irgendwer niemand plotzlich inzwischen mittlerweile neuerdings wohl jedesmal ewig
-nachste nachsten nachster nachstes letzte letzten letzter letztes bot lotsenbot herr herrn frau hierzu hierfur hiermit diesbezuglich bezuglich erfolgt worden trotzdem diesmal jeweils bereits
+nachste nachsten nachster nachstes nachstem letztem monat monats letzte letzten letzter letztes bot lotsenbot herr herrn frau hierzu hierfur hiermit diesbezuglich bezuglich erfolgt worden trotzdem diesmal jeweils bereits
 """.split()) | frozenset("""
 null eins zwei drei vier funf sechs sieben acht neun zehn elf zwolf zwanzig dreissig vierzig funfzig hundert tausend
 montag dienstag mittwoch donnerstag freitag samstag sonntag montags dienstags mittwochs donnerstags freitags

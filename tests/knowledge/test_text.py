@@ -89,6 +89,7 @@ def test_filler_of_a_described_situation_does_not_count(vocab):
 def test_counts_and_days_do_not_count_as_content(vocab):
     # 'fünf Kollegen am Donnerstag einladen' is about inviting, whatever the day and the number.
     assert flat(vocab, "fünf leute am donnerstag um zehn einladen") == flat(vocab, "einladen")
+    assert terms(vocab, "nächsten monat einladen") == terms(vocab, "einladen")
 
 
 def test_written_out_feminine_forms_meet_the_gender_star_form(vocab):
