@@ -10,6 +10,7 @@ from cards.markdown import inlines, to_elements
 from cards.render import CardError, CardRenderer, attachment
 from dialogs.router import Command
 from knowledge.articles import Article, Link
+from tests.cards.parts import strings
 
 NASTY = ['He said "hi"', "back\\slash\\", "{{ site.x }} {% if %}", "[klick](https://evil.example)",
          "<b>html</b> &amp;", "**fett** _kursiv_", "Kolleg*innen und Digitallots*innen", "😀 \u202e \x00", "}\n{"]
@@ -48,15 +49,6 @@ def test_user_text_never_breaks_any_card(cards, text):
         json.loads(json.dumps(card))
 
 
-def strings(node) -> list[str]:
-    """Every string value in a JSON tree."""
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, dict):
-        return [s for v in node.values() for s in strings(v)]
-    if isinstance(node, list):
-        return [s for v in node for s in strings(v)]
-    return []
 
 
 def test_user_text_goes_into_text_runs_not_markdown_text_blocks(cards):

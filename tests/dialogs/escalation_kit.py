@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tests.cards.parts import actions_of
 from tests.fakes import teams
 from tests.fakes.harness import BotHarness, local_settings
 
@@ -69,19 +70,6 @@ def dumped(card: dict | None) -> str:
     return json.dumps(card, ensure_ascii=False)
 
 
-def actions_of(card: dict) -> list[dict]:
-    """Every action on a card: top level, in ActionSets and inside Action.ShowCard cards."""
-    found: list[dict] = []
-    stack: list[Any] = [card]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if node.get("type", "").startswith("Action."):
-                found.append(node)
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
 
 
 def action(card: dict, verb: str) -> dict:

@@ -10,9 +10,10 @@ import datetime as dt
 import pytest
 
 from events.models import BERLIN
+from tests.cards.parts import actions_of, text_of
 from tests.events.announce_kit import (
-    AUTHOR, SharedConnectorHarness, action, actions_of, card_from, execute, form, install, install_channel,
-    is_event_card, parts, personal_id, text_of,
+    AUTHOR, SharedConnectorHarness, action, card_from, execute, form, install, install_channel,
+    is_event_card, parts, personal_id,
 )
 from tests.fakes import teams
 from tests.fakes.connector import FakeConnector

@@ -14,7 +14,8 @@ from routing.hours import BusinessHours
 from routing.matching import Need, score
 from routing.pilots import Pilot
 from routing.requests import HelpRequest, Person
-from tests.cards.test_render import NASTY, strings
+from tests.cards.parts import strings
+from tests.cards.test_render import NASTY
 
 SITE = {"service_desk_name": "IT-Servicedesk", "service_desk_phone": "0000 00000-0",
         "service_desk_mail": "sd@x.example"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from routing.parts import ROUTING_PARTS
+from tests.cards.parts import actions_of
 from tests.dialogs.escalation_kit import (QUESTION, REQUESTER, accept_as, action, ask_a_pilot, card_of, cards_to,
                                           conversation_of, dumped, execute, pilot, request_id, say, settings_for)
 from tests.fakes import teams
@@ -33,8 +34,8 @@ async def test_a_hard_question_reaches_the_best_pilot_in_one_turn(bot):
     text = dumped(offer)
     assert QUESTION in text and "Testperson 1 (Amt 51 – Jugendamt)" in text
     assert "Warum Sie: gleiches Amt · Thema Whiteboard · keine offene Anfrage" in text
-    assert {"pilot_accept", "pilot_decline", "pilot_handover"} <= {a.get("verb") for a in _all(offer)}
-    handover = next(a for a in _all(offer) if a.get("title") == "An Kolleg*in weitergeben")
+    assert {"pilot_accept", "pilot_decline", "pilot_handover"} <= {a.get("verb") for a in actions_of(offer)}
+    handover = next(a for a in actions_of(offer) if a.get("title") == "An Kolleg*in weitergeben")
     assert "Bernd Muster" in dumped(handover) and "Clara Probe" in dumped(handover)
     assert cards_to(bot, pilot(2)) == [] and cards_to(bot, pilot(3)) == []
     # The 1:1 chat with the pilot was opened for this (no conversation was stored before).
@@ -47,7 +48,7 @@ async def test_accept_tells_the_requester_with_a_chat_link_and_repeats_are_harml
     chat = conversation_of(bot, pilot(1))
     work = card_of(await execute(bot, "pilot_accept", {"request": rid}, sender=pilot(1), conversation_id=chat))
     assert "Sie haben die Anfrage übernommen" in dumped(work)
-    assert {"escalation_relay", "pilot_resolve", "pilot_handover"} <= {a.get("verb") for a in _all(work)}
+    assert {"escalation_relay", "pilot_resolve", "pilot_handover"} <= {a.get("verb") for a in actions_of(work)}
     told = cards_to(bot, REQUESTER)
     assert headings(told)[-1] == "Anna Beispiel hat Ihre Anfrage übernommen"
     assert "https://teams.microsoft.com/l/chat/0/0?users=anna.beispiel@beispielstadt.example" in dumped(told[-1])
@@ -139,7 +140,7 @@ async def test_resolution_rating_and_proposal_for_the_knowledge_base(bot):
     assert "Anfrage gelöst" in dumped(resolved) and action(resolved, "pilot_propose")
     rating_card = cards_to(bot, REQUESTER)[-1]
     assert headings([rating_card]) == ["Ihre Anfrage ist gelöst"]
-    stars = [a for a in _all(rating_card) if a.get("verb") == "escalation_rate"]
+    stars = [a for a in actions_of(rating_card) if a.get("verb") == "escalation_rate"]
     stars = sorted(stars, key=lambda a: a["data"]["stars"])
     assert [a["data"]["stars"] for a in stars] == [1, 2, 3, 4, 5]
     thanks = card_of(await execute(bot, "escalation_rate", stars[3]["data"]))
@@ -204,10 +205,6 @@ async def test_ordinary_questions_still_go_to_the_knowledge_base_during_a_reques
     [answer] = await say(bot, "wie teile ich meinen bildschirm")
     assert "Bildschirm" in dumped(answer.card) and "escalation" not in dumped(answer.card)
 
-
-def _all(card: dict) -> list[dict]:
-    from tests.dialogs.escalation_kit import actions_of
-    return actions_of(card)
 
 
 def _runs(card: dict) -> list[dict]:

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from routing.parts import ROUTING_PARTS
+from tests.cards.parts import actions_of
 from tests.dialogs.escalation_kit import (REQUESTER, ask_a_pilot, card_of, cards_to, conversation_of, dumped, execute,
                                           pilot, request_id, say, settings_for)
 from tests.fakes import teams
@@ -116,12 +117,12 @@ async def test_admin_adds_a_pilot_with_a_form(bot):
 
 async def test_admin_changes_an_entry_and_a_stale_form_does_not_overwrite(bot):
     [form] = await say(bot, "lots*in ändern bernd.muster@beispielstadt.example", ADMIN)
-    save = next(a for a in _actions(form.card) if a.get("verb") == "pilot_admin_save")["data"]
+    save = next(a for a in actions_of(form.card) if a.get("verb") == "pilot_admin_save")["data"]
     fields = {e["id"]: e.get("value") for e in form.card["body"] if e.get("id")}
     await say(bot, "abwesend bis 12.12.", pilot(2))               # Bernd changes his entry meanwhile
     stale = card_of(await execute(bot, "pilot_admin_save", {**save, **fields, "capacity": 5}, sender=ADMIN))
     assert "inzwischen geändert" in dumped(stale)
-    save = next(a for a in _actions(stale) if a.get("verb") == "pilot_admin_save")["data"]
+    save = next(a for a in actions_of(stale) if a.get("verb") == "pilot_admin_save")["data"]
     fields = {e["id"]: e.get("value") for e in stale["body"] if e.get("id")}
     done = card_of(await execute(bot, "pilot_admin_save", {**save, **fields, "capacity": 5}, sender=ADMIN))
     assert heading(done) == "Gespeichert"
@@ -157,7 +158,3 @@ async def test_removing_a_pilot_reroutes_their_requests_and_they_can_come_back(b
     await execute(bot, "pilot_admin_save", data, sender=ADMIN)
     assert (await directory(bot).get("p1")).active
 
-
-def _actions(card):
-    from tests.dialogs.escalation_kit import actions_of
-    return actions_of(card)

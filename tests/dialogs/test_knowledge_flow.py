@@ -8,6 +8,7 @@ import pytest
 
 from knowledge.feedback import FEEDBACK, QUESTION_TEXT, UNANSWERED
 from storage.base import Query
+from tests.cards.parts import actions_of, text_of
 from tests.fakes import teams
 from tests.fakes.harness import BotHarness, local_settings
 
@@ -16,21 +17,6 @@ from tests.fakes.harness import BotHarness, local_settings
 async def bot(tmp_path):
     async with BotHarness(local_settings(tmp_path)) as harness:
         yield harness
-
-
-def text_of(card: dict) -> str:
-    return json.dumps(card, ensure_ascii=False)
-
-
-def actions_of(card: dict) -> list[dict]:
-    """Every action on a card, top-level and inside ActionSets."""
-    found = list(card.get("actions", []))
-    stack = list(card.get("body", []))
-    while stack:
-        element = stack.pop()
-        found.extend(element.get("actions", []) if element.get("type") == "ActionSet" else [])
-        stack.extend(element.get("items", []))
-    return found
 
 
 async def ask(bot, text: str) -> dict:

@@ -12,6 +12,7 @@ from app import create_app
 from events.api import EVENT_PARTS
 from events.models import BERLIN
 from settings import Settings
+from tests.cards.parts import actions_of
 from tests.fakes import teams
 from tests.fakes.connector import FakeConnector
 from tests.fakes.harness import BotHarness
@@ -50,32 +51,6 @@ def form(days: int = 10, **changes: Any) -> dict[str, Any]:
     return values
 
 
-def strings(node: Any) -> list[str]:
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, dict):
-        return [s for v in node.values() for s in strings(v)]
-    if isinstance(node, list):
-        return [s for v in node for s in strings(v)]
-    return []
-
-
-def text_of(card: dict | None) -> str:
-    return " ".join(strings(card or {}))
-
-
-def actions_of(card: dict) -> list[dict]:
-    """Every action on a card, top-level and inside ActionSets/containers."""
-    found = list(card.get("actions", []))
-    stack = list(card.get("body", []))
-    while stack:
-        element = stack.pop()
-        if element.get("type") == "ActionSet":
-            found.extend(element.get("actions", []))
-        stack.extend(element.get("items", []))
-        for column in element.get("columns", []):
-            stack.extend(column.get("items", []))
-    return found
 
 
 def action(card: dict, verb: str, **data: Any) -> dict:
