@@ -10,7 +10,7 @@ from pathlib import Path
 
 from knowledge.articles import KnowledgeBase
 from knowledge.engine import AnswerEngine
-from knowledge.evaluate import by_style, evaluate, format_report, read_cases
+from knowledge.evaluate import by_style, format_report, read_cases, tally
 from knowledge.lint import lint
 
 ROOT = Path(__file__).resolve().parent
@@ -76,8 +76,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     cases = read_cases(args.file, args.split)
     engine = _engine(args)
-    print(format_report(evaluate(engine, cases), verbose=args.verbose))
-    for style, report in by_style(engine, cases).items():
+    results = [engine.ask(case.q) for case in cases]  # asked once, counted in total and per style
+    print(format_report(tally(cases, results), verbose=args.verbose))
+    for style, report in by_style(cases, results).items():
         if report.n_in:
             print(f"  style {style}: {report.n_in} in scope, top-1 {report.rate('top1'):.3f}, "
                   f"top-3 {report.rate('top3'):.3f}, unknown {report.in_unknown}")

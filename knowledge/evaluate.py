@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge.engine import AnswerEngine
+from knowledge.engine import AnswerEngine, Result
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,13 @@ def read_cases(path: str | Path, split: str = "all") -> list[Case]:
 
 
 def evaluate(engine: AnswerEngine, cases: list[Case]) -> Report:
+    return tally(cases, [engine.ask(case.q) for case in cases])
+
+
+def tally(cases: list[Case], results: list[Result]) -> Report:
+    """The report for cases whose engine results are already known (results[i] answers cases[i])."""
     r = Report()
-    for case in cases:
-        res = engine.ask(case.q)
+    for case, res in zip(cases, results, strict=True):
         ids = [h.id for h in res.hits]
         shown = f"{res.decision} {res.confidence:.2f} {ids[:3]}"
         if res.decision == "unknown":
@@ -92,10 +96,13 @@ def evaluate(engine: AnswerEngine, cases: list[Case]) -> Report:
     return r
 
 
-def by_style(engine: AnswerEngine, cases: list[Case]) -> dict[str, Report]:
+def by_style(cases: list[Case], results: list[Result]) -> dict[str, Report]:
     """One report per phrasing style, for the cases that have one (in-scope styles and "oos")."""
-    styles = sorted({c.style for c in cases if c.style})
-    return {s: evaluate(engine, [c for c in cases if c.style == s]) for s in styles}
+    out = {}
+    for style in sorted({c.style for c in cases if c.style}):
+        picked = [i for i, c in enumerate(cases) if c.style == style]
+        out[style] = tally([cases[i] for i in picked], [results[i] for i in picked])
+    return out
 
 
 def format_report(r: Report, verbose: bool = False) -> str:
