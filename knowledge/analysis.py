@@ -277,7 +277,7 @@ class Vocabulary:
         return slots
 
     def _analyse_word(self, word: str) -> tuple[Slot, ...]:
-        term = self.word_term(word) or (word in STRONG_VERBS and self.word_term(STRONG_VERBS[word])) or None
+        term = self.word_term(word)
         if term and self.df[term] > RARE_DF:
             return (Slot(word, ((term, 1.0),)),)
         parts = self.split(word)  # also for rare known words: 'hintergrundbild' in one article only

@@ -59,16 +59,15 @@ ab an auf aus bei dazu durch ein fest frei her heraus herunter hin hoch los mit 
 runter teil um uber vor vorbei weg weiter wieder hinzu zu zuruck zusammen
 """.split())
 
-# Strong verbs whose inflected forms share no stem with the infinitive the articles use (folded).
+# Present and past forms of strong verbs that share no stem with their infinitive (folded). Participles
+# stay apart on purpose: 'geschrieben' (what someone wrote) is not 'schreiben' (formatting a message).
 STRONG_VERBS: dict[str, str] = {
-    "nimmt": "nehmen", "nimm": "nehmen", "nahm": "nehmen", "genommen": "nehmen",
-    "ladt": "laden", "lud": "laden", "lasst": "lassen", "liess": "lassen",
-    "trifft": "treffen", "traf": "treffen", "getroffen": "treffen", "sieht": "sehen", "sah": "sehen",
-    "spricht": "sprechen", "sprach": "sprechen", "gesprochen": "sprechen", "liest": "lesen",
-    "gelesen": "lesen", "geschrieben": "schreiben", "schrieb": "schreiben", "gefunden": "finden",
+    "nimmt": "nehmen", "nimm": "nehmen", "nahm": "nehmen", "ladt": "laden", "lud": "laden",
+    "lasst": "lassen", "liess": "lassen", "trifft": "treffen", "traf": "treffen", "sieht": "sehen",
+    "sah": "sehen", "spricht": "sprechen", "sprach": "sprechen", "liest": "lesen", "schrieb": "schreiben",
     "fand": "finden", "vergisst": "vergessen", "vergass": "vergessen", "lauft": "laufen", "lief": "laufen",
-    "fallt": "fallen", "fiel": "fallen", "bricht": "brechen", "gebrochen": "brechen", "erhalt": "erhalten",
-    "wirft": "werfen", "geworfen": "werfen", "schliesst": "schliessen", "geschlossen": "schliessen",
+    "fallt": "fallen", "fiel": "fallen", "bricht": "brechen", "erhalt": "erhalten", "wirft": "werfen",
+    "schliesst": "schliessen",
 }
 
 # Stop words that still join a closing particle: 'wie mach ich das whiteboard auf' -> aufmachen.
@@ -130,8 +129,9 @@ def clause_words(parsed: list[list[str]]) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """Snowball German stem of a folded word (cached: the hot path sees the same words again)."""
-    return _stemmer.stemWord(word)
+    """Snowball German stem of a folded word (cached: the hot path sees the same words again); a strong
+    verb's own form ('nimmt', 'trifft') stems like its infinitive, in articles and questions alike."""
+    return _stemmer.stemWord(STRONG_VERBS.get(word, word))
 
 
 def question_key(text: str) -> str:

@@ -112,6 +112,8 @@ def test_separable_verb_joins_with_its_particle(vocab):
     assert flat(vocab, "wie füg ich leute hinzu") == flat(vocab, "hinzufügen")
     assert flat(vocab, "wie nimmt man das auf") == flat(vocab, "aufnehmen")  # a strong verb's own form
     assert flat(vocab, "jemand nimmt die besprechung") == flat(vocab, "nehmen besprechung")
+    seen = Vocabulary.from_documents([["Wer sieht meinen Kalender?"]])  # ... in an article too
+    assert flat(seen, "kalender sehen") == flat(seen, "sieht kalender")
 
 
 def test_a_filler_verb_joins_its_particle():
