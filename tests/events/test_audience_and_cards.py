@@ -17,6 +17,7 @@ from routing.people import Departments
 from routing.pilots import Pilot, PilotDirectory
 from storage.conversations import ConversationBook, ConversationRecord
 from storage.sqlite import SqliteStore
+from tests.cards.parts import strings
 
 NASTY = ['He said "hi"', "back\\slash\\", "{{ x }} {% if %}", "[klick](https://evil.example)", "<b>html</b> &amp;",
          "Kolleg*innen und Digitallots*innen", "😀 \u202e \x00", "}\n{"]
@@ -100,14 +101,4 @@ def test_user_text_never_breaks_an_event_card(text):
         assert card["version"] == "1.5"
         blob = json.dumps(card)
         assert '"type": "TextBlock"' not in blob, "user text only in TextRuns"
-        assert any(text in s for s in _strings(card))
-
-
-def _strings(node) -> list[str]:
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, dict):
-        return [s for v in node.values() for s in _strings(v)]
-    if isinstance(node, list):
-        return [s for v in node for s in _strings(v)]
-    return []
+        assert any(text in s for s in strings(card))
