@@ -219,16 +219,23 @@ class AnswerEngine:
     def _add_compound(self, parts: tuple[str, ...], factor: float, cov: dict[int, float],
                       bm: dict[int, float]) -> None:
         """Matching a compound by its parts: both parts count fully, one part alone counts partially."""
-        per_part = [(self._idf.get(t, 0.0), self._matches(((t, 1.0),))) for t in parts]
-        part_sum = sum(w for w, _ in per_part) or 1.0
-        for d in set().union(*(pc for _, (pc, _) in per_part)):
-            got = [(w, pc[d]) for w, (pc, _) in per_part if d in pc]
-            share = factor * sum(w * c for w, c in got) / part_sum
-            if len(got) < len(per_part):
-                share *= self.weights.partial_compound
+        covered: dict[int, float] = defaultdict(float)
+        found: dict[int, int] = defaultdict(int)
+        summed: dict[int, float] = defaultdict(float)
+        part_sum = 0.0
+        for t in parts:
+            w = self._idf.get(t, 0.0)
+            part_sum += w
+            for d, contrib, strength in self._postings.get(t, ()):  # at most one posting per doc
+                covered[d] += w * strength
+                found[d] += 1
+                summed[d] += contrib
+        scale, partial, n_parts = factor / (part_sum or 1.0), self.weights.partial_compound, len(parts)
+        for d, c in covered.items():
+            share = scale * c if found[d] == n_parts else scale * c * partial
             if share > cov.get(d, 0.0):
                 cov[d] = share
-            b = factor * sum(pb.get(d, 0.0) for _, (_, pb) in per_part)
+            b = factor * summed[d]
             if b > bm.get(d, 0.0):
                 bm[d] = b
 
