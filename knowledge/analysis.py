@@ -148,9 +148,10 @@ class Vocabulary:
                 c = self.canon.get(v, v)
                 if c in self.df:
                     return c
-            c = self.canon.get(s + "s", s + "s")  # Snowball drops a final s: 'kurs' -> 'kur', 'kurse' -> 'kurs'
-            if c in self.df:
-                return c
+            for ending in ("s", "t"):  # Snowball drops a final s ('kurs' -> kur, 'kurse' -> kurs) and keeps
+                c = self.canon.get(s + ending, s + ending)  # -elt/-ert ('klingeln' -> klingel, 'klingelt')
+                if c in self.df:
+                    return c
         return None
 
     def word_term(self, word: str) -> str | None:

@@ -47,6 +47,7 @@ furs aufs aufm ubers ums vorm unterm durchs genau tut tue hinzu
 nie niemals ganz ganze ganzen total paar nix drauf dran drin eh sowieso echt voll bisschen
 ziemlich irgendwer niemand plotzlich inzwischen mittlerweile neuerdings wohl jedesmal ewig
 nachste nachsten nachster nachstes nachstem letztem monat monats letzte letzten letzter letztes bot lotsenbot herr herrn frau hierzu hierfur hiermit diesbezuglich bezuglich erfolgt worden trotzdem diesmal jeweils bereits
+nich co zunachst erstmal besten
 """.split()) | frozenset("""
 null eins zwei drei vier funf sechs sieben acht neun zehn elf zwolf zwanzig dreissig vierzig funfzig hundert tausend
 montag dienstag mittwoch donnerstag freitag samstag sonntag montags dienstags mittwochs donnerstags freitags
