@@ -48,6 +48,10 @@ nie niemals ganz ganze ganzen total paar nix drauf dran drin eh sowieso echt vol
 ziemlich irgendwer niemand plotzlich inzwischen mittlerweile neuerdings wohl jedesmal ewig
 nachste nachsten nachster nachstes nachstem letztem monat monats letzte letzten letzter letztes bot lotsenbot herr herrn frau hierzu hierfur hiermit diesbezuglich bezuglich erfolgt worden trotzdem diesmal jeweils bereits
 nich co zunachst erstmal besten
+ausschliesslich gesamt gesamte gesamten gesamter vollstandig vollstandige separat separaten separate entsprechend
+entsprechende entsprechenden jeweilige jeweiligen zusatzlich zusatzliche zusatzlichen bestimmte bestimmten konkret
+konkrete grundsatzlich moglichst insbesondere kunftig zukunftig kunftige derzeit momentan kurzfristig rechtzeitig
+spatestens fruhestens wars unbedingt gegebenenfalls ggf idealerweise hierbei vorab stets zeitnah umgehend
 """.split()) | frozenset("""
 null eins zwei drei vier funf sechs sieben acht neun zehn elf zwolf zwanzig dreissig vierzig funfzig hundert tausend
 montag dienstag mittwoch donnerstag freitag samstag sonntag montags dienstags mittwochs donnerstags freitags
