@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from knowledge.articles import KnowledgeBase
+from knowledge.articles import ArticleError, KnowledgeBase
 from knowledge.engine import AnswerEngine
 from knowledge.evaluate import by_style, format_report, read_cases, tally
 from knowledge.lint import lint
@@ -31,8 +31,16 @@ def _settings():
 
 
 def _engine(args: argparse.Namespace) -> AnswerEngine:
-    """The engine with the thresholds the bot would use (ANSWER_CONFIDENCE, ANSWER_MARGIN, SUGGEST_CONFIDENCE)."""
-    return AnswerEngine.build(KnowledgeBase.load(args.articles, args.site), _settings().thresholds)
+    """The engine with the thresholds the bot would use (ANSWER_CONFIDENCE, ANSWER_MARGIN, SUGGEST_CONFIDENCE).
+
+    A broken article ends the command with one line naming the file (the bot itself keeps its last index).
+    """
+    try:
+        kb = KnowledgeBase.load(args.articles, args.site)
+    except ArticleError as exc:
+        print(f"Artikel fehlerhaft: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return AnswerEngine.build(kb, _settings().thresholds)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:

@@ -162,3 +162,12 @@ def test_lint_cli_exits_1_with_the_file_name(tmp_path, site_file):
                            str(site_file), "lint"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1
     assert "probe.md" in done.stdout
+
+
+def test_ask_cli_names_a_broken_article_in_one_line(tmp_path, site_file):
+    write_article(tmp_path, "probe")
+    (tmp_path / "kaputt.md").write_text("---\nid: kaputt\nquestions: a: b\n---\nText\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "knowledge", "--articles", str(tmp_path), "--site",
+                           str(site_file), "ask", "passwort vergessen"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("Artikel fehlerhaft: kaputt.md") and "Traceback" not in done.stderr
