@@ -52,6 +52,7 @@ ausschliesslich gesamt gesamte gesamten gesamter vollstandig vollstandige separa
 entsprechende entsprechenden jeweilige jeweiligen zusatzlich zusatzliche zusatzlichen bestimmte bestimmten konkret
 konkrete grundsatzlich moglichst insbesondere kunftig zukunftig kunftige derzeit momentan kurzfristig rechtzeitig
 spatestens fruhestens wars unbedingt gegebenenfalls ggf idealerweise hierbei vorab stets zeitnah umgehend
+sehr geehrte geehrter geehrten damen herren freundlichen freundliche grussen mfg vg lg
 """.split()) | frozenset("""
 null eins zwei drei vier funf sechs sieben acht neun zehn elf zwolf zwanzig dreissig vierzig funfzig hundert tausend
 montag dienstag mittwoch donnerstag freitag samstag sonntag montags dienstags mittwochs donnerstags freitags
