@@ -13,14 +13,13 @@ from tests.knowledge.conftest import QUESTIONS, ROOT
 
 # Floors per split: (top-1, top-3, share of out-of-scope questions answered directly, at most).
 # They sit just below what was measured (see knowledge/README.md, "Evaluation history"):
-#   tune     top-1 0.985  top-3 1.000  out-of-scope answered 0.007  (1,765 questions: holdouts 1-9, demoted)
-#   holdout  top-1 0.929  top-3 0.964  out-of-scope answered 0.000  (298 questions: holdout 10, written blind,
-#            measured once; per style: short 0.96 / 1.00, formal 0.98 / 0.98, situation described without
-#            the feature's name 0.87 / 0.92, typed fast 0.92 / 0.97; 27 of its 74 out-of-scope questions are long)
-# The issue's target on unseen questions is 0.90 / 0.97 / 0.05: top-3 is 0.006 short on holdout 10
-# (0.004 on holdout 9).
+#   tune     top-1 0.981  top-3 1.000  out-of-scope answered 0.000  (2,371 questions: holdouts 1-11, demoted)
+#   holdout  top-1 0.953  top-3 0.970  out-of-scope answered 0.013  (307 questions: holdout 12, written blind,
+#            measured once; per style: short 0.98 / 1.00, formal 0.95 / 0.98, situation described without
+#            the feature's name 0.92 / 0.93, typed fast 0.97 / 0.97; 26 of its 75 out-of-scope questions are long)
+# The issue's target on unseen questions is 0.90 / 0.97 / 0.05; holdout 12's top-3 is 225 of 232 = 0.9698.
 FLOORS = {
-    "holdout": (0.92, 0.95, 0.05),
+    "holdout": (0.93, 0.96, 0.05),
     "tune": (0.97, 0.99, 0.05),
 }
 
@@ -32,8 +31,8 @@ def test_evaluation_file_is_well_formed(shipped_kb):
     assert all(d["split"] in ("tune", "holdout") for d in lines)
     assert sum(d["expect"] is None for d in lines) >= 35
     assert {d["expect"] for d in lines} - {None} == set(shipped_kb.articles)
-    holdout = sum(d["split"] == "holdout" for d in lines) / len(lines)
-    assert 0.12 <= holdout <= 0.45  # each blind holdout has ~300 questions; the file keeps growing
+    holdout = sum(d["split"] == "holdout" for d in lines)
+    assert holdout >= 250 and holdout / len(lines) <= 0.45  # a blind holdout has ~300 questions
     assert len({d["q"] for d in lines}) == len(lines)
 
 
