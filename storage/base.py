@@ -170,9 +170,14 @@ class DocumentStore(ABC):
     async def open(self, containers: Iterable[str]) -> None:
         """Connect and make sure every named container exists."""
 
-    @abstractmethod
+    _containers: dict[str, Container]  # filled by open()
+
     def container(self, name: str) -> Container:
         """A container opened by open()."""
+        try:
+            return self._containers[name]
+        except KeyError:
+            raise ValueError(f"container {name!r} was not opened") from None
 
     def bind(self, name: str) -> Container:
         """A handle usable before open(): wiring builds services first, the store opens at start-up."""

@@ -68,12 +68,6 @@ class CosmosStore(DocumentStore):
                 id=name, partition_key=PartitionKey(path="/pk"), default_ttl=-1)
             self._containers[name] = CosmosContainer(proxy, name)
 
-    def container(self, name: str) -> Container:
-        try:
-            return self._containers[name]
-        except KeyError:
-            raise ValueError(f"container {name!r} was not opened") from None
-
     async def ping(self) -> bool:
         try:
             if self._db is None:

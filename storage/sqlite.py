@@ -86,12 +86,6 @@ class SqliteStore(DocumentStore):
         for name in containers:
             self._containers[check_name(name)] = SqliteContainer(self, name)
 
-    def container(self, name: str) -> Container:
-        try:
-            return self._containers[name]
-        except KeyError:
-            raise ValueError(f"container {name!r} was not opened") from None
-
     async def ping(self) -> bool:
         try:
             return await self.run(lambda c: c.execute("SELECT 1").fetchone()[0] == 1)
@@ -214,7 +208,7 @@ class SqliteContainer(Container):
             clauses.append("pk=?")
             args.append(query.partition)
         for f in query.filters:
-            expr = f"json_extract(body, ?)"
+            expr = "json_extract(body, ?)"
             if f.value is None and f.op in ("=", "!="):
                 clauses.append(f"{expr} IS {'NOT ' if f.op == '!=' else ''}NULL")
                 args.append(_json_path(f.field))
