@@ -12,7 +12,7 @@ import pytest
 from events.models import BERLIN
 from tests.cards.parts import actions_of, text_of
 from tests.events.announce_kit import (
-    AUTHOR, SharedConnectorHarness, action, card_from, execute, form, install, install_channel,
+    AUTHOR, action, card_from, execute, form, install, install_channel,
     is_event_card, parts, personal_id,
 )
 from tests.fakes import teams
@@ -197,7 +197,7 @@ async def test_reminders_reach_participants_once_even_across_a_restart(tmp_path)
         return [x for x in c.sent(personal_id(n)) if x.card and when in text_of(x.card)]
 
     async with FakeConnector() as connector:
-        async with SharedConnectorHarness(settings, connector) as bot:
+        async with BotHarness(settings, connector) as bot:
             for n in USERS:
                 await install(bot, n)
             event_id = await announce(bot, capacity="")
@@ -209,7 +209,7 @@ async def test_reminders_reach_participants_once_even_across_a_restart(tmp_path)
             clock.shift(starts - 24 * 3600 + 60 - clock())
             await connector.wait_for(lambda c: len(reminders(c, 2)) == 1 and len(reminders(c, 4)) == 1, timeout=10)
             assert reminders(connector, 3) == [] and reminders(connector, 5) == []
-        async with SharedConnectorHarness(settings, connector) as again:   # a restart on the same data
+        async with BotHarness(settings, connector) as again:   # a restart on the same data
             clock = parts(again)["clock"]
             clock.shift(starts - 23 * 3600 - clock())
             assert await parts(again)["engine"].run_pending() == 0, "nothing left to send after the restart"

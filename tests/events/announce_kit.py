@@ -6,15 +6,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
-
-from app import create_app
 from events.api import EVENT_PARTS
 from events.models import BERLIN
-from settings import Settings
 from tests.cards.parts import actions_of
 from tests.fakes import teams
-from tests.fakes.connector import FakeConnector
 from tests.fakes.harness import BotHarness
 
 AUTHOR = teams.user(1)
@@ -80,21 +75,3 @@ def card_from(body: Any) -> dict:
 
 def dump(card: Any) -> str:
     return json.dumps(card, ensure_ascii=False)
-
-
-class SharedConnectorHarness(BotHarness):
-    """A second run of the app (a restart) against the connector of the first, so stored serviceUrls still work."""
-
-    def __init__(self, settings: Settings, connector: FakeConnector) -> None:
-        super().__init__(settings)
-        self.connector = connector
-
-    async def __aenter__(self) -> "SharedConnectorHarness":
-        self.app = create_app(self.settings)
-        self.client = TestClient(TestServer(self.app, host="127.0.0.1"))
-        await self.client.start_server()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self.client is not None:
-            await self.client.close()

@@ -20,15 +20,21 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 class BotHarness:
-    """`async with BotHarness(settings) as bot:` → bot.post(activity), bot.connector, bot.client."""
+    """`async with BotHarness(settings) as bot:` → bot.post(activity), bot.connector, bot.client.
 
-    def __init__(self, settings: Settings) -> None:
+    With `connector`, the app runs against a connector the caller already started and keeps running (a
+    restart on the same data: stored serviceUrls still work).
+    """
+
+    def __init__(self, settings: Settings, connector: FakeConnector | None = None) -> None:
         self.settings = settings
-        self.connector = FakeConnector()
+        self._owns_connector = connector is None
+        self.connector = connector or FakeConnector()
         self.client: TestClient | None = None
 
     async def __aenter__(self) -> "BotHarness":
-        await self.connector.__aenter__()
+        if self._owns_connector:
+            await self.connector.__aenter__()
         self.app = create_app(self.settings)
         self.client = TestClient(TestServer(self.app, host="127.0.0.1"))
         await self.client.start_server()
@@ -37,7 +43,8 @@ class BotHarness:
     async def __aexit__(self, *exc: Any) -> None:
         if self.client is not None:
             await self.client.close()
-        await self.connector.__aexit__(*exc)
+        if self._owns_connector:
+            await self.connector.__aexit__(*exc)
 
     @property
     def url(self) -> str:
