@@ -53,6 +53,7 @@ entsprechende entsprechenden jeweilige jeweiligen zusatzlich zusatzliche zusatzl
 konkrete grundsatzlich moglichst insbesondere kunftig zukunftig kunftige derzeit momentan kurzfristig rechtzeitig
 spatestens fruhestens wars unbedingt gegebenenfalls ggf idealerweise hierbei vorab stets zeitnah umgehend
 sehr geehrte geehrter geehrten damen herren freundlichen freundliche grussen mfg vg lg
+unseres eures deines seines uberhaupt insgesamt
 """.split()) | frozenset("""
 null eins zwei drei vier funf sechs sieben acht neun zehn elf zwolf zwanzig dreissig vierzig funfzig hundert tausend
 montag dienstag mittwoch donnerstag freitag samstag sonntag montags dienstags mittwochs donnerstags freitags
