@@ -13,13 +13,13 @@ from tests.knowledge.conftest import QUESTIONS, ROOT
 
 # Floors per split: (top-1, top-3, share of out-of-scope questions answered directly, at most).
 # They sit just below what was measured (see knowledge/README.md, "Evaluation history"):
-#   tune     top-1 0.981  top-3 1.000  out-of-scope answered 0.000  (2,371 questions: holdouts 1-11, demoted)
-#   holdout  top-1 0.953  top-3 0.970  out-of-scope answered 0.013  (307 questions: holdout 12, written blind,
-#            measured once; per style: short 0.98 / 1.00, formal 0.95 / 0.98, situation described without
-#            the feature's name 0.92 / 0.93, typed fast 0.97 / 0.97; 26 of its 75 out-of-scope questions are long)
-# The issue's target on unseen questions is 0.90 / 0.97 / 0.05; holdout 12's top-3 is 225 of 232 = 0.9698.
+#   tune     top-1 0.983  top-3 1.000  out-of-scope answered 0.002  (2,678 questions: holdouts 1-12, demoted)
+#   holdout  top-1 0.959  top-3 0.991  out-of-scope answered 0.013  (299 questions: holdout 13, written blind,
+#            measured once; per style: short 0.95 / 1.00, formal 0.93 / 0.98, situation described without
+#            the feature's name 0.98 / 1.00, typed fast 0.97 / 0.98; 33 of its 77 out-of-scope questions are long)
+# The issue's target on unseen questions is 0.90 / 0.97 / 0.05; the holdout's top-3 floor is that target.
 FLOORS = {
-    "holdout": (0.93, 0.96, 0.05),
+    "holdout": (0.93, 0.97, 0.05),
     "tune": (0.97, 0.99, 0.05),
 }
 
