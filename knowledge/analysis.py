@@ -67,6 +67,9 @@ class Options:
     join_pairs: bool = True
 
 
+_PARTICLE_GE = tuple((p, p + "ge") for p in sorted(PARTICLES))
+
+
 def _variants(s: str) -> Iterable[str]:
     """Shorter forms a stem may stand for, most specific first."""
     bases = [s]
@@ -74,10 +77,10 @@ def _variants(s: str) -> Iterable[str]:
         yield s[:-3]
     if s.startswith("ge") and s.endswith("t") and len(s) > 6:  # geteilt -> teil, gespeichert -> speich
         bases.append(s[2:])
-    for p in PARTICLES:  # eingelad -> einlad, freigegeb -> freigeb, ausgeschalt -> ausschalt
-        if s.startswith(p + "ge") and len(s) > len(p) + 4:
-            yield p + s[len(p) + 2:]
-            bases.append(p + s[len(p) + 2:])
+    for p, pge in _PARTICLE_GE:  # eingelad -> einlad, freigegeb -> freigeb, ausgeschalt -> ausschalt
+        if s.startswith(pge) and len(s) > len(p) + 4:
+            yield p + s[len(pge):]
+            bases.append(p + s[len(pge):])
     for base in bases:
         for suffix in _SUFFIXES:
             if base.endswith(suffix) and len(base) - len(suffix) >= 3:
@@ -127,15 +130,19 @@ class Vocabulary:
                      options: Options = Options()) -> "Vocabulary":
         """The same from texts already split by text.clauses (the index build splits each text once)."""
         doc_stems: Counter[str] = Counter()
-        surfaces: set[str] = set()
+        content_stem: dict[str, str | None] = {}  # articles repeat their words: decide each word once
         for texts in documents:
             seen = set()
             for parsed in texts:
                 for w in clause_words(parsed):
-                    if is_content(w):
-                        seen.add(stem(w))
-                        surfaces.add(w)
+                    try:
+                        s = content_stem[w]
+                    except KeyError:
+                        s = content_stem[w] = stem(w) if is_content(w) else None
+                    if s is not None:
+                        seen.add(s)
             doc_stems.update(seen)
+        surfaces = (w for w, s in content_stem.items() if s is not None)
         return cls(doc_stems, surfaces, options)
 
     def known(self, s: str) -> str | None:
@@ -258,23 +265,25 @@ class Vocabulary:
             for i, tok in enumerate(tokens):
                 if i in joined:
                     clause.append(Slot(tok, ((joined[i], 1.0),)))
-                    continue
-                for part in tok.split("-"):
-                    if is_content(part):
+                elif "-" in tok:
+                    for part in tok.split("-"):
                         clause.extend(self._word_slots(part))
+                else:
+                    clause.extend(self._word_slots(tok))
             if self.options.join_pairs:
                 self._join_pairs(clause)
             out += clause
         return out
 
     def _word_slots(self, word: str) -> tuple[Slot, ...]:
+        """The slots of one word, none for a stop word (memoised: the hot path of build and query)."""
         try:
             return self._slot_cache[word]
         except KeyError:
             pass
         if len(self._slot_cache) >= CACHE_SIZE:
             self._slot_cache.clear()
-        slots = self._slot_cache[word] = self._analyse_word(word)
+        slots = self._slot_cache[word] = self._analyse_word(word) if is_content(word) else ()
         return slots
 
     def _analyse_word(self, word: str) -> tuple[Slot, ...]:
@@ -297,11 +306,13 @@ class Vocabulary:
 
     def _join_pairs(self, slots: list[Slot]) -> None:
         """'breakout raum' also matches 'breakoutraum': add the joined term to both words."""
+        cache = self._term_cache
         for i in range(len(slots) - 1):
             a, b = slots[i], slots[i + 1]
             if a.parts or b.parts:
                 continue
-            term = self.word_term(a.word + b.word)
+            joined = a.word + b.word
+            term = cache[joined] if joined in cache else self.word_term(joined)
             if term:
                 slots[i] = Slot(a.word, a.terms + ((term, 1.0),))
                 slots[i + 1] = Slot(b.word, b.terms + ((term, 1.0),))

@@ -110,11 +110,8 @@ class AnswerEngine:
         for fields in texts:
             per_field = {}
             for name, values in fields.items():
-                tf: Counter[str] = Counter()
-                for parsed in values:
-                    for slot in vocab.slots(parsed):
-                        tf.update(t for t, _ in slot.terms)
-                per_field[name] = tf
+                terms = [t for parsed in values for slot in vocab.slots(parsed) for t, _ in slot.terms]
+                tf = per_field[name] = Counter(terms)
                 lengths[name].append(sum(tf.values()))
             tfs.append(per_field)
         avg = {name: max(1.0, sum(v) / max(1, len(v))) for name, v in lengths.items()}
