@@ -43,6 +43,12 @@ def test_fold_lowercases_and_removes_umlauts_and_accents():
     assert fold("STRAẞE") == "strasse"
 
 
+def test_fold_keeps_typography_and_still_normalises_letters_beside_it():
+    # The fast path skips NFKD for quotes and dashes; an accent or ligature next to them must still fold.
+    assert fold("„Präsi“ – geht’s?") == "„prasi“ – geht’s?"
+    assert fold("„Café“ – ﬁle…") == "„cafe“ – file..."
+
+
 def test_umlaut_and_ae_spellings_stem_alike():
     assert stem(fold("Präsentation")) == stem(fold("praesentation")) == stem("prasentation")
     assert stem(fold("Kopfhörer")) == stem("kopfhoerer")
