@@ -100,7 +100,7 @@ def fold(text: str) -> str:
             text = text.replace(old, new)
     if not _NFKD_CHANGES.search(text):
         return text
-    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).replace("ß", "ss")
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
 
 
 def clip(text: str, limit: int = MAX_CHARS) -> str:
